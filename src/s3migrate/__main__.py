@@ -1,0 +1,3 @@
+from s3migrate.cli.main import main
+
+main()

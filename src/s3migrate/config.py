@@ -1,0 +1,257 @@
+"""Validated settings: flags, environment, config file, and the original Longbow INI keys.
+
+Precedence, lowest to highest: defaults, the config file (``--config``), environment variables with the
+original names (``MaxThread=20``), command-line flags.
+
+Memory: data in flight is bounded by ``workers x threads x chunk_size`` bytes (a byte budget taken
+*before* a part is read, see :mod:`s3migrate.engine.budget`). Parts grow past ``chunk_size`` only for objects
+that would otherwise need more than 10,000 parts; such a part is still admitted alone when it is larger
+than the whole budget, so the peak is ``max(workers x threads x chunk_size, largest part)`` plus the
+interpreter and clients (about 100 MiB).
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from s3migrate.errors import ConfigError
+
+KIB = 1024
+MIB = 1024 * KIB
+GIB = 1024 * MIB
+
+_UNITS = {
+    "": 1, "b": 1,
+    "k": KIB, "kb": 1000, "kib": KIB,
+    "m": MIB, "mb": 1000**2, "mib": MIB,
+    "g": GIB, "gb": 1000**3, "gib": GIB,
+    "t": 1024 * GIB, "tb": 1000**4, "tib": 1024 * GIB,
+}
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
+
+
+def parse_size(text: str | int, *, bare_unit: int = 1) -> int:
+    """Parse ``5MiB``, ``64MB``, ``5242880`` into bytes; ``bare_unit`` scales a bare number."""
+    if isinstance(text, bool):
+        raise ConfigError(f"not a size: {text!r}")
+    if isinstance(text, int):
+        if text < 0:
+            raise ConfigError(f"a size cannot be negative: {text}")
+        return text * bare_unit
+    match = _SIZE_RE.match(str(text))
+    if not match:
+        raise ConfigError(f"not a size: {text!r} (use e.g. 5MiB, 64MB or 5242880)")
+    number, unit = match.groups()
+    factor = _UNITS.get(unit.lower())
+    if factor is None:
+        raise ConfigError(f"unknown size unit {unit!r} in {text!r} (use B, KiB, MiB, GiB, KB, MB, GB)")
+    value = float(number) * (factor if unit else bare_unit)
+    if value != int(value):
+        raise ConfigError(f"a size must be a whole number of bytes: {text!r}")
+    return int(value)
+
+
+def format_size(n: float) -> str:
+    """Human size with binary units (``5.0 MiB``)."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"  # pragma: no cover
+
+
+def parse_bool(value: str | bool) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"1", "true", "yes", "on", "y"}:
+        return True
+    if text in {"0", "false", "no", "off", "n", ""}:
+        return False
+    raise ConfigError(f"not a true/false value: {value!r}")
+
+
+STORAGE_CLASSES = frozenset(
+    {"STANDARD", "REDUCED_REDUNDANCY", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER",
+     "DEEP_ARCHIVE", "OUTPOSTS", "GLACIER_IR", "SNOW", "EXPRESS_ONEZONE"}
+)
+
+
+class Settings(BaseModel):
+    """Every tunable of a copy. Field names are ours; ``ORIGINAL_KEYS`` maps the Longbow names."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    workers: int = Field(16, ge=1, le=1024, description="objects copied in parallel (MaxParallelFile)")
+    threads: int = Field(4, ge=1, le=256, description="parts in parallel within one object (MaxThread)")
+    chunk_size: int = Field(5 * MIB, ge=5 * MIB, le=5 * GIB, description="part size (ChunkSize)")
+    resumable_threshold: int = Field(
+        5 * MIB, ge=0, le=5 * GIB, description="at or under: one GET + one PUT (ResumableThreshold)"
+    )
+    storage_class: str | None = Field(None, description="destination storage class (StorageClass)")
+    max_retries: int = Field(10, ge=0, le=1000, description="attempts per object and per part (MaxRetry)")
+    job_timeout: float = Field(3600.0, gt=0, description="seconds one object may run before it yields (JobTimeout)")
+    clean_unfinished_upload: bool = Field(False, description="abort unfinished uploads first (CleanUnfinishedUpload)")
+    log_level: str = Field("WARNING", description="LoggingLevel")
+    ignore_file: Path | None = None
+    state: Path | None = None
+    from_profile: str | None = None
+    to_profile: str | None = None
+    from_endpoint: str | None = None
+    to_endpoint: str | None = None
+    from_region: str | None = None
+    to_region: str | None = None
+
+    @field_validator("storage_class")
+    @classmethod
+    def _storage_class(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        upper = value.strip().upper()
+        if upper not in STORAGE_CLASSES:
+            raise ValueError(f"unknown storage class {value!r} (one of {', '.join(sorted(STORAGE_CLASSES))})")
+        return upper
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        upper = value.strip().upper()
+        if upper not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError(f"unknown log level {value!r}")
+        return upper
+
+    @field_validator("from_endpoint", "to_endpoint")
+    @classmethod
+    def _endpoint(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError(f"an endpoint must be an http:// or https:// URL, not {value!r}")
+        return value.rstrip("/")
+
+    @property
+    def memory_budget(self) -> int:
+        """Bytes of object data allowed in flight at once (workers x threads x chunk size)."""
+        return self.workers * self.threads * self.chunk_size
+
+
+_SIZE_FIELDS = {"chunk_size", "resumable_threshold"}
+_BOOL_FIELDS = {"clean_unfinished_upload"}
+_INT_FIELDS = {"workers", "threads", "max_retries"}
+
+# Original Longbow key -> (our field, unit of a bare number for sizes).
+ORIGINAL_KEYS: dict[str, str] = {
+    "MaxParallelFile": "workers",
+    "MaxThread": "threads",
+    "ChunkSize": "chunk_size",
+    "ResumableThreshold": "resumable_threshold",
+    "StorageClass": "storage_class",
+    "MaxRetry": "max_retries",
+    "JobTimeout": "job_timeout",
+    "CleanUnfinishedUpload": "clean_unfinished_upload",
+    "LoggingLevel": "log_level",
+}
+# Original keys that belong to other commands (cluster, Lambda, versioning); accepted and left to them.
+FOREIGN_ORIGINAL_KEYS = frozenset(
+    {"JobType", "table_queue_name", "sqs_queue_name", "ssm_parameter_bucket", "ssm_parameter_credentials",
+     "ssm_parameter_ignore_list", "Des_bucket_default", "Des_prefix_default", "JobsenderCompareVersionId",
+     "UpdateVersionId", "GetObjectWithVersionId", "ifVerifyMD5Twice", "LocalProfileMode", "src_bucket",
+     "src_prefix", "des_bucket", "des_prefix", "sqs_queue_name_dlq", "JobsenderQueueBusy", "CleanUnfinishedUpload_",
+     "DynamoDBCapacity"}
+)
+
+
+def _normalise(key: str, value: Any, *, source: str) -> tuple[str, Any] | None:
+    """Turn one (key, value) from any source into (field, typed value); None for keys to ignore."""
+    original = key in ORIGINAL_KEYS
+    field = ORIGINAL_KEYS.get(key) or key.strip().lower().replace("-", "_")
+    if field not in Settings.model_fields:
+        if key in FOREIGN_ORIGINAL_KEYS:
+            return None
+        raise ConfigError(f"unknown setting {key!r} in {source}")
+    if value is None:
+        return None
+    try:
+        if field in _SIZE_FIELDS:
+            # The original INI gives ChunkSize/ResumableThreshold in MiB.
+            return field, parse_size(value, bare_unit=MIB if original else 1)
+        if field in _BOOL_FIELDS:
+            return field, parse_bool(value)
+        if field in _INT_FIELDS and isinstance(value, str):
+            return field, int(value.strip())
+        if field == "job_timeout" and isinstance(value, str):
+            return field, float(value.strip())
+    except ValueError as exc:
+        raise ConfigError(f"{key} in {source}: not a number: {value!r}") from exc
+    except ConfigError as exc:
+        raise ConfigError(f"{key} in {source}: {exc}") from exc
+    return field, value
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """Read a TOML or INI config file (sections are flattened; original Longbow INI files work as they are)."""
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    text = path.read_text(encoding="utf-8")
+    if path.suffix.lower() == ".toml":
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
+        flat: dict[str, Any] = {}
+        for key, value in data.items():
+            if isinstance(value, dict):
+                flat.update(value)
+            else:
+                flat[key] = value
+        return flat
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]  # keep the original key case
+    try:
+        if not text.lstrip().startswith("["):
+            text = "[s3migrate]\n" + text
+        parser.read_string(text, source=str(path))
+    except configparser.Error as exc:
+        raise ConfigError(f"{path}: invalid INI: {exc.message.splitlines()[0]}") from exc
+    return {key: value for section in parser.sections() for key, value in parser.items(section)}
+
+
+def load_settings(
+    cli: Mapping[str, Any],
+    config_file: Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Settings:
+    """Merge defaults < config file < environment (original names) < flags into validated Settings."""
+    values: dict[str, Any] = {}
+    if config_file is not None:
+        for key, value in read_config_file(config_file).items():
+            item = _normalise(key, value, source=str(config_file))
+            if item:
+                values[item[0]] = item[1]
+    for key, value in (env if env is not None else os.environ).items():
+        if key in ORIGINAL_KEYS:
+            item = _normalise(key, value, source=f"environment variable {key}")
+            if item:
+                values[item[0]] = item[1]
+    for key, value in cli.items():
+        if value is None:
+            continue
+        item = _normalise(key, value, source=f"--{key.replace('_', '-')}")
+        if item:
+            values[item[0]] = item[1]
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "settings"
+        flag = "--" + where.replace("_", "-")
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"{flag}: {message}") from None

@@ -1,0 +1,39 @@
+"""The engine's front door: copy one job, choosing one request or a resumable multipart upload."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from typing import Any
+
+from s3migrate.engine.budget import ByteBudget
+from s3migrate.engine.context import CopyContext, CopyResult
+from s3migrate.engine.multipart import MultipartCopy
+from s3migrate.engine.options import TransferOptions
+from s3migrate.engine.single import copy_single
+from s3migrate.engine.source import head_source
+
+
+class ObjectCopier:
+    """Copies objects from one S3 client to another within a shared byte budget and part pool."""
+
+    def __init__(self, src: Any, dst: Any, options: TransferOptions, budget: ByteBudget, part_workers: int) -> None:
+        self.src, self.dst, self.options, self.budget = src, dst, options, budget
+        self._pool = ThreadPoolExecutor(max_workers=max(1, part_workers), thread_name_prefix="s3migrate-part")
+
+    def copy(self, ctx: CopyContext) -> CopyResult:
+        job = ctx.job
+        if job.etag is None and job.version_id is None:
+            # An unpinned job (an original-format message): pin it to what the source is now.
+            source = head_source(self.src, job)
+            ctx.job = job = replace(job, etag=source.pin.etag, size=source.size)
+        elif job.size <= self.options.resumable_threshold:
+            return copy_single(self.src, self.dst, ctx, self.options, self.budget)
+        else:
+            source = head_source(self.src, job)
+        if source.size <= self.options.resumable_threshold:  # it shrank since it was listed
+            return copy_single(self.src, self.dst, ctx, self.options, self.budget)
+        return MultipartCopy(self.src, self.dst, ctx, self.options, self.budget, self._pool).run(source)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,80 @@
+"""Reading the source: pinned to the version or ETag seen when the job started."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from s3migrate.errors import SourceChangedError, TransferError, translate_transfer_error
+from s3migrate.jobs.job import Job
+
+# Headers that describe the object, copied to the destination like CopyObject would.
+_CARRIED = ("ContentType", "ContentEncoding", "ContentDisposition", "ContentLanguage", "CacheControl",
+            "WebsiteRedirectLocation")
+
+
+@dataclass(frozen=True)
+class SourcePin:
+    """How every read of one job names the source: by version, else by If-Match on the ETag."""
+
+    etag: str | None
+    version_id: str | None
+
+    def get_args(self) -> dict[str, str]:
+        if self.version_id:
+            return {"VersionId": self.version_id}
+        if self.etag:
+            return {"IfMatch": self.etag}
+        return {}
+
+
+@dataclass(frozen=True)
+class SourceObject:
+    size: int
+    pin: SourcePin
+    attributes: dict[str, Any] = field(default_factory=dict)  # passed on to PutObject/CreateMultipartUpload
+
+
+def carried_attributes(response: dict[str, Any]) -> dict[str, Any]:
+    """Content headers and user metadata of a GET/HEAD response, as PutObject arguments."""
+    out = {name: response[name] for name in _CARRIED if response.get(name)}
+    if response.get("Metadata"):
+        out["Metadata"] = dict(response["Metadata"])
+    return out
+
+
+def head_source(client: Any, job: Job) -> SourceObject:
+    """HEAD the source under the job's pin and return what the copy must use."""
+    pin = SourcePin(job.etag, job.version_id)
+    try:
+        head = client.head_object(Bucket=job.src_bucket, Key=job.src_key, **pin.get_args())
+    except Exception as exc:
+        raise translate_transfer_error(exc, "source HEAD") from None
+    etag = head.get("ETag")
+    if job.etag and etag and etag != job.etag:
+        raise SourceChangedError(f"source ETag is {etag}, the job expected {job.etag}")
+    return SourceObject(
+        size=int(head["ContentLength"]),
+        pin=SourcePin(etag, job.version_id or None),
+        attributes=carried_attributes(head),
+    )
+
+
+def read_range(
+    client: Any, job: Job, pin: SourcePin, byte_range: str | None, expected: int | None
+) -> tuple[bytes, dict[str, Any]]:
+    """GET the whole object or one range, under the pin; check that exactly ``expected`` bytes came
+    (botocore itself checks a body against its Content-Length)."""
+    args: dict[str, Any] = {"Bucket": job.src_bucket, "Key": job.src_key, **pin.get_args()}
+    if byte_range:
+        args["Range"] = byte_range
+    try:
+        response = client.get_object(**args)
+        data: bytes = response["Body"].read()
+    except Exception as exc:
+        raise translate_transfer_error(exc, "source GET") from None
+    if pin.etag and response.get("ETag") and response["ETag"] != pin.etag and not pin.version_id:
+        raise SourceChangedError(f"source ETag changed to {response['ETag']}")
+    if expected is not None and len(data) != expected:
+        raise TransferError(f"source GET returned {len(data)} bytes, expected {expected}")
+    return data, response

@@ -1,0 +1,234 @@
+"""One exception hierarchy for s3migrate.
+
+Everything the tool raises on purpose derives from :class:`S3MigrateError`. botocore exceptions are
+translated here, at the boundary, so the rest of the code reasons about *what to do* (retry, give up,
+re-plan, restart the upload) instead of about HTTP status codes.
+
+::
+
+    S3MigrateError                  exit code 2 unless a subclass says otherwise
+    ├── ConfigError                 bad flags, sizes, URLs, config files
+    ├── EndpointError               a bucket that cannot be listed: missing, denied, unreachable
+    ├── StateError                  the embedded state file is unusable or locked by another run
+    ├── BadMessageError             a queue message that is not a job (recorded and removed)
+    └── TransferError               one object failed (exit code 1 for the run); has a Disposition
+        ├── SourceChangedError      the source object changed while it was being copied
+        ├── SourceMissingError      the source object (or version) is gone
+        ├── IntegrityError          a digest or ETag did not match what we sent
+        ├── UploadLayoutError       an unfinished upload cannot be resumed with this part layout
+        └── JobInterrupted          stopped on purpose (job timeout, shutdown); the upload stays resumable
+"""
+
+from __future__ import annotations
+
+import enum
+import socket
+from typing import Any
+
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    NoCredentialsError,
+    PartialCredentialsError,
+    ProfileNotFound,
+    ReadTimeoutError,
+    ResponseStreamingError,
+)
+from botocore.exceptions import (
+    ConnectionError as BotoConnectionError,
+)
+from urllib3.exceptions import HTTPError as Urllib3HTTPError
+from urllib3.exceptions import ProtocolError
+
+
+class Disposition(enum.Enum):
+    """What a failed operation means for the job that ran it."""
+
+    RETRY = "retry"  # transient: try again later, keep any multipart upload
+    FATAL = "fatal"  # will not succeed by retrying: record and move on
+    SOURCE_CHANGED = "source_changed"  # re-plan; never finish from mixed data
+    RESTART_UPLOAD = "restart_upload"  # abort the unfinished upload and start it again
+
+
+class S3MigrateError(Exception):
+    """Base of every error s3migrate raises on purpose."""
+
+    exit_code = 2
+
+
+class ConfigError(S3MigrateError):
+    """Invalid flags, sizes, URLs or configuration files."""
+
+
+class EndpointError(S3MigrateError):
+    """An endpoint or bucket cannot be used at all (missing, denied, unreachable)."""
+
+
+class StateError(S3MigrateError):
+    """The embedded state file cannot be opened or is in use by another run."""
+
+
+class BadMessageError(S3MigrateError):
+    """A queue message that cannot be read as a job or an S3 event."""
+
+    exit_code = 1
+
+
+class TransferError(S3MigrateError):
+    """One object could not be copied; the run continues with the others."""
+
+    exit_code = 1
+    disposition = Disposition.RETRY
+
+    def __init__(self, message: str, disposition: Disposition | None = None) -> None:
+        super().__init__(message)
+        if disposition is not None:
+            self.disposition = disposition
+
+
+class SourceChangedError(TransferError):
+    """The source changed while it was being copied (ETag/version no longer matches)."""
+
+    disposition = Disposition.SOURCE_CHANGED
+
+
+class SourceMissingError(TransferError):
+    """The source object or version no longer exists."""
+
+    disposition = Disposition.FATAL
+
+
+class IntegrityError(TransferError):
+    """A digest or ETag returned by the destination does not match what was sent."""
+
+    disposition = Disposition.RESTART_UPLOAD
+
+
+class UploadLayoutError(TransferError):
+    """An unfinished multipart upload does not fit the part layout of this copy."""
+
+    disposition = Disposition.RESTART_UPLOAD
+
+
+class JobInterrupted(TransferError):
+    """The copy was stopped on purpose (job timeout or shutdown); it resumes on the next attempt."""
+
+    disposition = Disposition.RETRY
+
+    def __init__(self, message: str, *, timeout: bool) -> None:
+        super().__init__(message)
+        self.timeout = timeout
+
+
+# S3 error codes grouped by what they mean for a transfer.
+_THROTTLE_CODES = frozenset(
+    {"SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequests",
+     "RequestThrottled", "ProvisionedThroughputExceededException"}
+)
+_TRANSIENT_CODES = frozenset(
+    {"InternalError", "ServiceUnavailable", "RequestTimeout", "RequestTimeoutException",
+     "BadDigest", "IncompleteBody", "OperationAborted", "ExpiredToken", "RequestTimeTooSkewed"}
+)
+_SOURCE_CHANGED_CODES = frozenset({"PreconditionFailed", "412"})
+_MISSING_CODES = frozenset({"NoSuchKey", "NoSuchVersion", "404", "NotFound"})
+_UPLOAD_GONE_CODES = frozenset({"NoSuchUpload", "InvalidPart", "InvalidPartOrder", "EntityTooSmall"})
+_FATAL_CODES = frozenset(
+    {"AccessDenied", "403", "NoSuchBucket", "InvalidAccessKeyId", "SignatureDoesNotMatch",
+     "InvalidBucketName", "AllAccessDisabled", "AccountProblem", "InvalidObjectState",
+     "InvalidStorageClass", "EntityTooLarge", "KeyTooLongError", "InvalidArgument", "MethodNotAllowed",
+     "InvalidRequest", "NotImplemented", "InvalidRange"}
+)
+
+
+def error_code(exc: ClientError) -> str:
+    """The S3 error code of a ClientError ('' when absent)."""
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def http_status(exc: ClientError) -> int:
+    return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+
+
+def classify(exc: BaseException) -> Disposition:
+    """Map any exception raised while copying one object to what the job should do next."""
+    if isinstance(exc, TransferError):
+        return exc.disposition
+    if isinstance(exc, ClientError):
+        code = error_code(exc)
+        status = http_status(exc)
+        if code in _SOURCE_CHANGED_CODES or status == 412:
+            return Disposition.SOURCE_CHANGED
+        if code in _UPLOAD_GONE_CODES:
+            return Disposition.RESTART_UPLOAD
+        if code in _THROTTLE_CODES or code in _TRANSIENT_CODES or status >= 500 or status == 429:
+            return Disposition.RETRY
+        if code in _MISSING_CODES or code in _FATAL_CODES:
+            return Disposition.FATAL
+        return Disposition.FATAL if 400 <= status < 500 else Disposition.RETRY
+    if isinstance(exc, (NoCredentialsError, PartialCredentialsError, ProfileNotFound)):
+        return Disposition.FATAL
+    if isinstance(
+        exc,
+        (BotoConnectionError, ReadTimeoutError, ResponseStreamingError, BotoCoreError,
+         ProtocolError, Urllib3HTTPError, socket.timeout, ConnectionError, TimeoutError),
+    ):
+        return Disposition.RETRY
+    return Disposition.FATAL
+
+
+def describe(exc: BaseException) -> str:
+    """One human line for any exception, without a traceback."""
+    if isinstance(exc, ClientError):
+        code = error_code(exc) or str(http_status(exc))
+        msg = exc.response.get("Error", {}).get("Message") or ""
+        op = getattr(exc, "operation_name", "") or ""
+        text = f"{code}: {msg}" if msg and msg != code else code
+        return f"{text} ({op})" if op else text
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text
+
+
+def translate_transfer_error(exc: BaseException, what: str) -> TransferError:
+    """Wrap a botocore/network exception raised while copying one object."""
+    if isinstance(exc, TransferError):
+        return exc
+    disposition = classify(exc)
+    text = f"{what}: {describe(exc)}"
+    if disposition is Disposition.SOURCE_CHANGED:
+        return SourceChangedError(f"source changed during the copy ({text})")
+    if isinstance(exc, ClientError) and error_code(exc) in _MISSING_CODES and what.startswith("source"):
+        return SourceMissingError(text)
+    return TransferError(text, disposition)
+
+
+def translate_endpoint_error(exc: BaseException, where: str) -> EndpointError:
+    """Turn a failure to reach or list a bucket into one clear line."""
+    if isinstance(exc, EndpointError):
+        return exc
+    if isinstance(exc, ClientError):
+        code = error_code(exc)
+        hints: dict[str, str] = {
+            "NoSuchBucket": "the bucket does not exist",
+            "InvalidAccessKeyId": "the access key is not known to this endpoint (wrong credentials or endpoint?)",
+            "SignatureDoesNotMatch": "the secret key is wrong for this access key",
+            "AccessDenied": "access denied: these credentials may not list this bucket",
+            "403": "access denied: these credentials may not list this bucket",
+            "404": "the bucket does not exist",
+            "PermanentRedirect": "the bucket is in another region: pass the right --from-region/--to-region",
+            "AuthorizationHeaderMalformed": "wrong region for this bucket: pass --from-region/--to-region",
+        }
+        hint = hints.get(code)
+        return EndpointError(f"{where}: {hint} ({describe(exc)})" if hint else f"{where}: {describe(exc)}")
+    if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
+        return EndpointError(f"{where}: no credentials found (use --from-profile/--to-profile or AWS_* variables)")
+    if isinstance(exc, ProfileNotFound):
+        return EndpointError(f"{where}: {describe(exc)}")
+    if isinstance(exc, BotoConnectionError):
+        return EndpointError(f"{where}: cannot connect ({describe(exc)})")
+    return EndpointError(f"{where}: {describe(exc)}")
+
+
+def client_error(code: str, message: str = "", status: int = 400, operation: str = "") -> ClientError:
+    """Build a ClientError (used by fakes and by code that must re-raise a typed S3 condition)."""
+    response: Any = {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}}
+    return ClientError(response, operation)

@@ -1,0 +1,151 @@
+"""Queue message format: the original jobsender's JSON, plus S3 event notifications.
+
+Original job message (keys raw, never URL-encoded)::
+
+    {"Src_bucket", "Src_key", "Des_bucket", "Des_key", "Size", "versionId"}   # versionId "null" when unknown
+
+We add ``Src_etag`` (pins the source) and ``v`` (format version); messages without them are accepted.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote_plus
+
+from s3migrate.errors import BadMessageError
+from s3migrate.jobs.job import Job
+
+FORMAT_VERSION = 1
+MAX_MESSAGE_BYTES = 256 * 1024  # SQS's limit; anything larger is not one of ours
+MAX_KEY_BYTES = 1024  # S3's key length limit
+
+
+@dataclass(frozen=True)
+class DecodedMessage:
+    """The jobs in one message; ``ignored`` explains a message that is deliberately not a job."""
+
+    jobs: list[Job] = field(default_factory=list)
+    ignored: str | None = None
+
+
+def encode_job(job: Job) -> str:
+    body: dict[str, Any] = {
+        "Src_bucket": job.src_bucket,
+        "Src_key": job.src_key,
+        "Des_bucket": job.dst_bucket,
+        "Des_key": job.dst_key,
+        "Size": job.size,
+        "versionId": job.version_id or "null",
+        "v": FORMAT_VERSION,
+    }
+    if job.etag:
+        body["Src_etag"] = job.etag
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+
+
+def original_destination_key(des_prefix: str, src_key: str) -> str:
+    """The original layout: ``des_prefix/`` + the whole source key (the key alone when no prefix)."""
+    return f"{des_prefix}/{src_key}" if des_prefix else src_key
+
+
+def _text(obj: dict[str, Any], name: str) -> str:
+    value = obj.get(name)
+    if not isinstance(value, str) or not value:
+        raise BadMessageError(f"field {name!r} missing or not a string")
+    return value
+
+
+def _key(value: str, name: str) -> str:
+    if len(value.encode("utf-8")) > MAX_KEY_BYTES:
+        raise BadMessageError(f"field {name!r} is longer than S3's 1024-byte key limit")
+    return value
+
+
+def _size(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise BadMessageError("field 'Size' missing or not a number")
+    try:
+        size = int(value)
+    except ValueError:
+        raise BadMessageError(f"field 'Size' is not a number: {value!r}") from None
+    if size < 0 or size > 5 * 1024**4:
+        raise BadMessageError(f"field 'Size' out of range: {size}")
+    return size
+
+
+def _version(value: Any) -> str | None:
+    if value in (None, "", "null"):
+        return None
+    if not isinstance(value, str):
+        raise BadMessageError("field 'versionId' is not a string")
+    return value
+
+
+def _decode_job(body: dict[str, Any]) -> Job:
+    etag = body.get("Src_etag")
+    return Job(
+        src_bucket=_text(body, "Src_bucket"),
+        src_key=_key(_text(body, "Src_key"), "Src_key"),
+        dst_bucket=_text(body, "Des_bucket"),
+        dst_key=_key(_text(body, "Des_key"), "Des_key"),
+        size=_size(body.get("Size")),
+        version_id=_version(body.get("versionId")),
+        etag=etag if isinstance(etag, str) and etag else None,
+    )
+
+
+def _decode_event(records: Any, default_destination: tuple[str, str] | None) -> DecodedMessage:
+    if not isinstance(records, list):
+        raise BadMessageError("'Records' is not a list")
+    jobs: list[Job] = []
+    for record in records:
+        if not isinstance(record, dict):
+            raise BadMessageError("an event record is not an object")
+        event_name = str(record.get("eventName", "ObjectCreated:"))
+        if not event_name.startswith("ObjectCreated:"):
+            continue
+        s3 = record.get("s3")
+        if not isinstance(s3, dict) or not isinstance(s3.get("bucket"), dict) or not isinstance(
+            s3.get("object"), dict
+        ):
+            raise BadMessageError("an event record has no s3.bucket/s3.object")
+        if default_destination is None:
+            raise BadMessageError("S3 event received but no Des_bucket_default is configured")
+        obj = s3["object"]
+        src_bucket = _text(s3["bucket"], "name")
+        src_key = _key(unquote_plus(_text(obj, "key")), "key")
+        des_bucket, des_prefix = default_destination
+        etag = obj.get("eTag")
+        jobs.append(
+            Job(
+                src_bucket=src_bucket,
+                src_key=src_key,
+                dst_bucket=des_bucket,
+                dst_key=_key(original_destination_key(des_prefix, src_key), "key"),
+                size=_size(obj.get("size", 0)),
+                version_id=_version(obj.get("versionId")),
+                etag=f'"{etag}"' if isinstance(etag, str) and etag and not etag.startswith('"') else etag,
+            )
+        )
+    if not jobs:
+        return DecodedMessage(ignored="event without ObjectCreated records")
+    return DecodedMessage(jobs=jobs)
+
+
+def decode_message(body: str, default_destination: tuple[str, str] | None = None) -> DecodedMessage:
+    """Decode a queue message body into jobs; raise BadMessageError for anything unreadable."""
+    if len(body.encode("utf-8")) > MAX_MESSAGE_BYTES:
+        raise BadMessageError("message larger than 256 KiB")
+    try:
+        data = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BadMessageError(f"message is not JSON: {exc.msg if hasattr(exc, 'msg') else exc}") from None
+    if not isinstance(data, dict):
+        raise BadMessageError("message is not a JSON object")
+    if data.get("Event") == "s3:TestEvent":
+        return DecodedMessage(ignored="s3:TestEvent")
+    if "Records" in data:
+        return _decode_event(data["Records"], default_destination)
+    return DecodedMessage(jobs=[_decode_job(data)])

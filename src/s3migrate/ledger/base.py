@@ -1,0 +1,132 @@
+"""The Ledger protocol: one record per source object, claims with leases, the job's history."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from s3migrate.jobs.job import Job
+
+
+class JobState(enum.StrEnum):
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    DONE = "DONE"
+    FAILED = "FAILED"
+
+
+class Outcome(enum.StrEnum):
+    """The original ``jobStatus`` values, added to the record's set per attempt."""
+
+    DONE = "DONE"
+    ERR = "ERR"
+    TIMEOUT = "TIMEOUT"
+    QUIT = "QUIT"
+
+
+class ClaimResult(enum.Enum):
+    CLAIMED = "claimed"
+    ALREADY_DONE = "already_done"  # a redelivered job whose copy is recorded as done: ack and skip
+    BUSY = "busy"  # another live worker holds the lease: leave the message to return
+
+
+@dataclass
+class LedgerRecord:
+    key: str
+    dst_bucket: str
+    dst_key: str
+    size: int
+    version_id: str | None = None
+    src_etag: str | None = None
+    state: JobState = JobState.PENDING
+    job_status: set[str] = field(default_factory=set)
+    instance_ids: set[str] = field(default_factory=set)
+    try_times: int = 0
+    fail_count: int = 0
+    first_time: str | None = None
+    start_time: str | None = None
+    start_time_f: float | None = None
+    end_time: str | None = None
+    end_time_f: float | None = None
+    total_spent_time: float | None = None
+    progress: float = 0.0
+    dst_etag: str | None = None
+    upload_id: str | None = None
+    upload_part_size: int | None = None
+    upload_src_etag: str | None = None
+    upload_src_version: str | None = None
+    lease_owner: str | None = None
+    lease_expires: float | None = None
+    last_error: str | None = None
+
+
+@dataclass(frozen=True)
+class Claim:
+    result: ClaimResult
+    record: LedgerRecord | None
+
+
+@dataclass(frozen=True)
+class UploadRecord:
+    """An unfinished multipart upload and what it was cut from."""
+
+    upload_id: str
+    part_size: int
+    src_etag: str | None
+    src_version: str | None
+
+
+@dataclass(frozen=True)
+class LedgerSummary:
+    counts: dict[JobState, int]
+    bytes_by_state: dict[JobState, int]
+    retries: int
+
+
+def same_source(record: LedgerRecord, job: Job) -> bool:
+    """Whether a finished record describes the same source content as this job."""
+    if record.size != job.size:
+        return False
+    if record.src_etag and job.etag and record.src_etag != job.etag:
+        return False
+    return not (record.version_id and job.version_id and record.version_id != job.version_id)
+
+
+@runtime_checkable
+class Ledger(Protocol):
+    """Every backend (SQLite, DynamoDB) passes the same conformance suite (tests/conformance)."""
+
+    def register(self, jobs: Sequence[Job]) -> None:
+        """Record planned jobs as PENDING (a planned job is missing at the destination, whatever was done)."""
+
+    def claim(self, job: Job, owner: str, lease_seconds: float) -> Claim:
+        """Take the job for ``owner`` unless it is done (same source) or leased by another live owner."""
+
+    def renew(self, key: str, owner: str, lease_seconds: float, progress: float | None = None) -> bool:
+        """Extend the lease; False when ``owner`` no longer holds it."""
+
+    def record_upload(self, key: str, owner: str, upload: UploadRecord | None) -> None:
+        """Remember (or forget, with None) the unfinished multipart upload of this job."""
+
+    def complete(self, key: str, owner: str, dst_etag: str, version_id: str | None = None) -> None:
+        """Mark DONE (jobStatus += DONE), clear the upload and the lease."""
+
+    def fail(self, key: str, owner: str, reason: str, outcome: Outcome, final: bool) -> int:
+        """Record a failed attempt; FAILED when ``final``, else back to PENDING. Returns the failures in a row."""
+
+    def get(self, key: str) -> LedgerRecord | None:
+        """The record, or None."""
+
+    def records(self, state: JobState | None = None) -> Iterator[LedgerRecord]:
+        """All records (in one state)."""
+
+    def destination_keys(self, dst_bucket: str) -> Iterator[tuple[str, str | None]]:
+        """(desKey, versionId) of every record for a destination bucket (the ``desBucket-index``)."""
+
+    def summary(self) -> LedgerSummary:
+        """Counts and bytes per state, and the total retries."""
+
+    def close(self) -> None:
+        """Release connections."""

@@ -1,0 +1,300 @@
+"""The embedded ledger: the original DynamoDB attributes as columns of one SQLite table."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from s3migrate.jobs.job import Job
+from s3migrate.ledger import schema as S
+from s3migrate.ledger.base import (
+    Claim,
+    ClaimResult,
+    JobState,
+    LedgerRecord,
+    LedgerSummary,
+    Outcome,
+    UploadRecord,
+    same_source,
+)
+from s3migrate.sqlite_db import Database
+
+_TABLE = "ledger"
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS {_TABLE} (
+    "{S.KEY}"               TEXT PRIMARY KEY,
+    "{S.DES_BUCKET}"        TEXT NOT NULL,
+    "{S.DES_KEY}"           TEXT NOT NULL,
+    "{S.SIZE}"              INTEGER NOT NULL,
+    "{S.VERSION_ID}"        TEXT,
+    "{S.SRC_ETAG}"          TEXT,
+    "{S.STATE}"             TEXT NOT NULL,
+    "{S.JOB_STATUS}"        TEXT NOT NULL DEFAULT '[]',
+    "{S.INSTANCE_ID}"       TEXT NOT NULL DEFAULT '[]',
+    "{S.TRY_TIMES}"         INTEGER NOT NULL DEFAULT 0,
+    "{S.FAIL_COUNT}"        INTEGER NOT NULL DEFAULT 0,
+    "{S.FIRST_TIME}"        TEXT,
+    "{S.START_TIME}"        TEXT,
+    "{S.START_TIME_F}"      REAL,
+    "{S.END_TIME}"          TEXT,
+    "{S.END_TIME_F}"        REAL,
+    "{S.TOTAL_SPENT_TIME}"  REAL,
+    "{S.LAST_TIME_PROGRESS}" REAL NOT NULL DEFAULT 0,
+    "{S.DES_ETAG}"          TEXT,
+    "{S.UPLOAD_ID}"         TEXT,
+    "{S.UPLOAD_PART_SIZE}"  INTEGER,
+    "{S.UPLOAD_SRC_ETAG}"   TEXT,
+    "{S.UPLOAD_SRC_VERSION}" TEXT,
+    "{S.LEASE_OWNER}"       TEXT,
+    "{S.LEASE_EXPIRES}"     REAL,
+    "{S.LAST_ERROR}"        TEXT
+);
+CREATE INDEX IF NOT EXISTS "{S.DES_BUCKET_INDEX}" ON {_TABLE} ("{S.DES_BUCKET}", "{S.DES_KEY}");
+CREATE INDEX IF NOT EXISTS ledger_state ON {_TABLE} ("{S.STATE}");
+"""
+
+
+def _now_text(ts: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
+
+
+def _set_add(raw: str, item: str) -> str:
+    return json.dumps(sorted({*json.loads(raw), item}))
+
+
+def _row_to_record(row: sqlite3.Row) -> LedgerRecord:
+    return LedgerRecord(
+        key=row[S.KEY],
+        dst_bucket=row[S.DES_BUCKET],
+        dst_key=row[S.DES_KEY],
+        size=row[S.SIZE],
+        version_id=row[S.VERSION_ID],
+        src_etag=row[S.SRC_ETAG],
+        state=JobState(row[S.STATE]),
+        job_status=set(json.loads(row[S.JOB_STATUS])),
+        instance_ids=set(json.loads(row[S.INSTANCE_ID])),
+        try_times=row[S.TRY_TIMES],
+        fail_count=row[S.FAIL_COUNT],
+        first_time=row[S.FIRST_TIME],
+        start_time=row[S.START_TIME],
+        start_time_f=row[S.START_TIME_F],
+        end_time=row[S.END_TIME],
+        end_time_f=row[S.END_TIME_F],
+        total_spent_time=row[S.TOTAL_SPENT_TIME],
+        progress=row[S.LAST_TIME_PROGRESS],
+        dst_etag=row[S.DES_ETAG],
+        upload_id=row[S.UPLOAD_ID],
+        upload_part_size=row[S.UPLOAD_PART_SIZE],
+        upload_src_etag=row[S.UPLOAD_SRC_ETAG],
+        upload_src_version=row[S.UPLOAD_SRC_VERSION],
+        lease_owner=row[S.LEASE_OWNER],
+        lease_expires=row[S.LEASE_EXPIRES],
+        last_error=row[S.LAST_ERROR],
+    )
+
+
+class SqliteLedger:
+    """A Ledger in a SQLite file (the same file as the embedded queue, in ``sync``)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db.acquire()
+        self._db.executescript(_SCHEMA)
+
+    def _fetch(self, conn: sqlite3.Connection, key: str) -> LedgerRecord | None:
+        conn.row_factory = sqlite3.Row
+        try:
+            row = conn.execute(f'SELECT * FROM {_TABLE} WHERE "{S.KEY}" = ?', (key,)).fetchone()
+        finally:
+            conn.row_factory = None
+        return _row_to_record(row) if row else None
+
+    def _update(self, conn: sqlite3.Connection, key: str, values: dict[str, Any]) -> None:
+        assignments = ", ".join(f'"{name}" = ?' for name in values)
+        conn.execute(f'UPDATE {_TABLE} SET {assignments} WHERE "{S.KEY}" = ?', (*values.values(), key))
+
+    def register(self, jobs: Sequence[Job]) -> None:
+        now = _now_text(time.time())
+        with self._db.transaction() as conn:
+            conn.executemany(
+                f"""INSERT INTO {_TABLE} ("{S.KEY}", "{S.DES_BUCKET}", "{S.DES_KEY}", "{S.SIZE}",
+                        "{S.VERSION_ID}", "{S.SRC_ETAG}", "{S.STATE}", "{S.FIRST_TIME}")
+                    VALUES (?, ?, ?, ?, ?, ?, 'PENDING', ?)
+                    ON CONFLICT ("{S.KEY}") DO UPDATE SET
+                        "{S.DES_BUCKET}" = excluded."{S.DES_BUCKET}", "{S.DES_KEY}" = excluded."{S.DES_KEY}",
+                        "{S.SIZE}" = excluded."{S.SIZE}", "{S.VERSION_ID}" = excluded."{S.VERSION_ID}",
+                        "{S.SRC_ETAG}" = excluded."{S.SRC_ETAG}", "{S.STATE}" = 'PENDING',
+                        "{S.FAIL_COUNT}" = 0, "{S.LEASE_OWNER}" = NULL, "{S.LEASE_EXPIRES}" = NULL""",
+                [
+                    (j.ledger_key, j.dst_bucket, j.dst_key, j.size, j.version_id, j.etag, now)
+                    for j in jobs
+                ],
+            )
+
+    def claim(self, job: Job, owner: str, lease_seconds: float) -> Claim:
+        now = time.time()
+        with self._db.transaction() as conn:
+            record = self._fetch(conn, job.ledger_key)
+            if record is not None:
+                if record.state is JobState.DONE and same_source(record, job):
+                    return Claim(ClaimResult.ALREADY_DONE, record)
+                if (
+                    record.state is JobState.RUNNING
+                    and record.lease_owner not in (None, owner)
+                    and (record.lease_expires or 0) > now
+                ):
+                    return Claim(ClaimResult.BUSY, record)
+            if record is None:
+                conn.execute(
+                    f"""INSERT INTO {_TABLE} ("{S.KEY}", "{S.DES_BUCKET}", "{S.DES_KEY}", "{S.SIZE}",
+                            "{S.VERSION_ID}", "{S.SRC_ETAG}", "{S.STATE}", "{S.FIRST_TIME}")
+                        VALUES (?, ?, ?, ?, ?, ?, 'PENDING', ?)""",
+                    (job.ledger_key, job.dst_bucket, job.dst_key, job.size, job.version_id, job.etag,
+                     _now_text(now)),
+                )
+                record = self._fetch(conn, job.ledger_key)
+                assert record is not None
+            values: dict[str, Any] = {
+                S.STATE: JobState.RUNNING.value,
+                S.LEASE_OWNER: owner,
+                S.LEASE_EXPIRES: now + lease_seconds,
+                S.TRY_TIMES: record.try_times + 1,
+                S.INSTANCE_ID: json.dumps(sorted({*record.instance_ids, owner})),
+                S.START_TIME: _now_text(now),
+                S.START_TIME_F: now,
+                S.DES_BUCKET: job.dst_bucket,
+                S.DES_KEY: job.dst_key,
+                S.SIZE: job.size,
+            }
+            if job.etag:
+                values[S.SRC_ETAG] = job.etag
+            if job.version_id:
+                values[S.VERSION_ID] = job.version_id
+            self._update(conn, job.ledger_key, values)
+            claimed = self._fetch(conn, job.ledger_key)
+        return Claim(ClaimResult.CLAIMED, claimed)
+
+    def _owned(self, conn: sqlite3.Connection, key: str, owner: str) -> LedgerRecord | None:
+        record = self._fetch(conn, key)
+        if record is None or record.lease_owner != owner:
+            return None
+        return record
+
+    def renew(self, key: str, owner: str, lease_seconds: float, progress: float | None = None) -> bool:
+        with self._db.transaction() as conn:
+            if self._owned(conn, key, owner) is None:
+                return False
+            values: dict[str, Any] = {S.LEASE_EXPIRES: time.time() + lease_seconds}
+            if progress is not None:
+                values[S.LAST_TIME_PROGRESS] = round(progress, 1)
+            self._update(conn, key, values)
+            return True
+
+    def record_upload(self, key: str, owner: str, upload: UploadRecord | None) -> None:
+        with self._db.transaction() as conn:
+            self._update(
+                conn,
+                key,
+                {
+                    S.UPLOAD_ID: upload.upload_id if upload else None,
+                    S.UPLOAD_PART_SIZE: upload.part_size if upload else None,
+                    S.UPLOAD_SRC_ETAG: upload.src_etag if upload else None,
+                    S.UPLOAD_SRC_VERSION: upload.src_version if upload else None,
+                },
+            )
+
+    def complete(self, key: str, owner: str, dst_etag: str, version_id: str | None = None) -> None:
+        now = time.time()
+        with self._db.transaction() as conn:
+            record = self._fetch(conn, key)
+            if record is None:
+                return
+            values: dict[str, Any] = {
+                S.STATE: JobState.DONE.value,
+                S.JOB_STATUS: _set_add(json.dumps(sorted(record.job_status)), Outcome.DONE.value),
+                S.END_TIME: _now_text(now),
+                S.END_TIME_F: now,
+                S.TOTAL_SPENT_TIME: round(now - (record.start_time_f or now), 3),
+                S.LAST_TIME_PROGRESS: 100.0,
+                S.DES_ETAG: dst_etag,
+                S.FAIL_COUNT: 0,
+                S.LAST_ERROR: None,
+                S.UPLOAD_ID: None,
+                S.UPLOAD_PART_SIZE: None,
+                S.UPLOAD_SRC_ETAG: None,
+                S.UPLOAD_SRC_VERSION: None,
+                S.LEASE_OWNER: None,
+                S.LEASE_EXPIRES: None,
+            }
+            if version_id:
+                values[S.VERSION_ID] = version_id
+            self._update(conn, key, values)
+
+    def fail(self, key: str, owner: str, reason: str, outcome: Outcome, final: bool) -> int:
+        now = time.time()
+        with self._db.transaction() as conn:
+            record = self._fetch(conn, key)
+            if record is None:
+                return 0
+            failures = record.fail_count + (0 if outcome is Outcome.TIMEOUT or outcome is Outcome.QUIT else 1)
+            self._update(
+                conn,
+                key,
+                {
+                    S.STATE: (JobState.FAILED if final else JobState.PENDING).value,
+                    S.JOB_STATUS: _set_add(json.dumps(sorted(record.job_status)), outcome.value),
+                    S.FAIL_COUNT: failures,
+                    S.LAST_ERROR: reason[:2000],
+                    S.END_TIME: _now_text(now),
+                    S.END_TIME_F: now,
+                    S.LEASE_OWNER: None,
+                    S.LEASE_EXPIRES: None,
+                },
+            )
+            return failures
+
+    def get(self, key: str) -> LedgerRecord | None:
+        with self._db.reading() as conn:
+            return self._fetch(conn, key)
+
+    def records(self, state: JobState | None = None) -> Iterator[LedgerRecord]:
+        with self._db.reading() as conn:
+            conn.row_factory = sqlite3.Row
+            try:
+                if state is None:
+                    rows = conn.execute(f'SELECT * FROM {_TABLE} ORDER BY "{S.KEY}"').fetchall()
+                else:
+                    rows = conn.execute(
+                        f'SELECT * FROM {_TABLE} WHERE "{S.STATE}" = ? ORDER BY "{S.KEY}"', (state.value,)
+                    ).fetchall()
+            finally:
+                conn.row_factory = None
+        return iter([_row_to_record(row) for row in rows])
+
+    def destination_keys(self, dst_bucket: str) -> Iterator[tuple[str, str | None]]:
+        with self._db.reading() as conn:
+            rows = conn.execute(
+                f'SELECT "{S.DES_KEY}", "{S.VERSION_ID}" FROM {_TABLE} WHERE "{S.DES_BUCKET}" = ?'
+                f' ORDER BY "{S.DES_KEY}"',
+                (dst_bucket,),
+            ).fetchall()
+        return iter([(row[0], row[1]) for row in rows])
+
+    def summary(self) -> LedgerSummary:
+        counts = dict.fromkeys(JobState, 0)
+        sizes = dict.fromkeys(JobState, 0)
+        with self._db.reading() as conn:
+            for state, count, size in conn.execute(
+                f'SELECT "{S.STATE}", COUNT(*), COALESCE(SUM("{S.SIZE}"), 0) FROM {_TABLE} GROUP BY "{S.STATE}"'
+            ):
+                counts[JobState(state)] = count
+                sizes[JobState(state)] = size
+            (retries,) = conn.execute(
+                f'SELECT COALESCE(SUM(MAX("{S.TRY_TIMES}" - 1, 0)), 0) FROM {_TABLE}'
+            ).fetchone()
+        return LedgerSummary(counts, sizes, int(retries))
+
+    def close(self) -> None:
+        self._db.close()

@@ -1,0 +1,100 @@
+"""One thread-safe aggregator of what a run did; renderers and summaries read from it."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Snapshot:
+    elapsed: float
+    planning: bool
+    objects_planned: int
+    bytes_planned: int
+    objects_done: int
+    objects_failed: int
+    objects_skipped: int
+    bytes_sent: int
+    bytes_reused: int
+    failures: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def objects_finished(self) -> int:
+        return self.objects_done + self.objects_failed + self.objects_skipped
+
+    @property
+    def bytes_finished(self) -> int:
+        return self.bytes_sent + self.bytes_reused
+
+    @property
+    def rate(self) -> float:
+        return self.bytes_sent / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def eta(self) -> float | None:
+        if self.planning or self.rate <= 0:
+            return None
+        return max(0.0, (self.bytes_planned - self.bytes_finished) / self.rate)
+
+
+class Tracker:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._start = time.monotonic()
+        self.planning = True
+        self.objects_planned = 0
+        self.bytes_planned = 0
+        self.objects_done = 0
+        self.objects_failed = 0
+        self.objects_skipped = 0
+        self.bytes_sent = 0
+        self.bytes_reused = 0
+        self.failures: list[tuple[str, str]] = []
+
+    def planned(self, objects: int, nbytes: int) -> None:
+        with self._lock:
+            self.objects_planned += objects
+            self.bytes_planned += nbytes
+
+    def planning_finished(self) -> None:
+        self.planning = False
+
+    def sent(self, nbytes: int) -> None:
+        with self._lock:
+            self.bytes_sent += nbytes
+
+    def reused(self, nbytes: int) -> None:
+        with self._lock:
+            self.bytes_reused += nbytes
+
+    def done(self) -> None:
+        with self._lock:
+            self.objects_done += 1
+
+    def skipped(self, nbytes: int) -> None:
+        """A job found already done (a redelivery): its bytes count as finished."""
+        with self._lock:
+            self.objects_skipped += 1
+            self.bytes_reused += nbytes
+
+    def failed(self, what: str, reason: str) -> None:
+        with self._lock:
+            self.objects_failed += 1
+            self.failures.append((what, reason))
+
+    def snapshot(self) -> Snapshot:
+        with self._lock:
+            return Snapshot(
+                elapsed=time.monotonic() - self._start,
+                planning=self.planning,
+                objects_planned=self.objects_planned,
+                bytes_planned=self.bytes_planned,
+                objects_done=self.objects_done,
+                objects_failed=self.objects_failed,
+                objects_skipped=self.objects_skipped,
+                bytes_sent=self.bytes_sent,
+                bytes_reused=self.bytes_reused,
+                failures=list(self.failures),
+            )

@@ -1,0 +1,57 @@
+"""The WorkQueue protocol: SQS semantics (at-least-once, visibility timeouts, a dead-letter queue)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+SEND_BATCH = 10  # SQS's SendMessageBatch limit; the embedded queue uses the same so both behave alike
+
+
+@dataclass(frozen=True)
+class Message:
+    """A received message. ``receipt`` changes with every receive, as with SQS."""
+
+    message_id: str
+    body: str
+    receipt: str
+    receive_count: int
+
+
+@dataclass(frozen=True)
+class QueueCounts:
+    visible: int
+    in_flight: int
+    dead: int
+
+    @property
+    def busy(self) -> bool:
+        return self.visible > 0 or self.in_flight > 0
+
+
+@runtime_checkable
+class WorkQueue(Protocol):
+    """At-least-once delivery. A received message is hidden for ``visibility_timeout`` seconds and comes
+    back unless acked; after ``max_receives`` deliveries it moves to the dead-letter queue."""
+
+    def send(self, bodies: Sequence[str]) -> None:
+        """Enqueue message bodies (batched internally)."""
+
+    def receive(self, max_messages: int, visibility_timeout: float, wait_seconds: float = 0.0) -> list[Message]:
+        """Take up to ``max_messages`` visible messages, hiding them for ``visibility_timeout`` seconds."""
+
+    def ack(self, receipt: str) -> None:
+        """Delete a received message. Idempotent; a stale receipt is not an error."""
+
+    def change_visibility(self, receipt: str, timeout: float) -> None:
+        """Extend (or, with 0, end) the invisibility of a received message."""
+
+    def counts(self) -> QueueCounts:
+        """Approximate visible / in-flight / dead-lettered counts."""
+
+    def purge(self) -> None:
+        """Drop every message (not the dead letters)."""
+
+    def close(self) -> None:
+        """Release connections."""

@@ -1,0 +1,114 @@
+"""The embedded queue: SQS semantics in a SQLite table (visibility timeouts, receive counts, dead letters)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Sequence
+
+from s3migrate.queues.base import Message, QueueCounts
+from s3migrate.sqlite_db import Database
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS queue_messages (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    body          TEXT NOT NULL,
+    visible_at    REAL NOT NULL,
+    receive_count INTEGER NOT NULL DEFAULT 0,
+    receipt       TEXT,
+    sent_at       REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS queue_messages_visible ON queue_messages (visible_at, id);
+CREATE TABLE IF NOT EXISTS queue_dead_letters (
+    id            INTEGER PRIMARY KEY,
+    body          TEXT NOT NULL,
+    receive_count INTEGER NOT NULL,
+    dead_at       REAL NOT NULL
+);
+"""
+
+
+class SqliteQueue:
+    """A WorkQueue in a SQLite file; several processes may share it."""
+
+    def __init__(self, db: Database, *, max_receives: int = 0, poll_interval: float = 0.05) -> None:
+        """``max_receives`` > 0 moves a message to the dead letters on its next receive after that many."""
+        self._db = db.acquire()
+        self._max_receives = max_receives
+        self._poll = poll_interval
+        self._db.executescript(_SCHEMA)
+
+    def send(self, bodies: Sequence[str]) -> None:
+        now = time.time()
+        with self._db.transaction() as conn:
+            conn.executemany(
+                "INSERT INTO queue_messages (body, visible_at, sent_at) VALUES (?, ?, ?)",
+                [(body, now, now) for body in bodies],
+            )
+
+    def receive(self, max_messages: int, visibility_timeout: float, wait_seconds: float = 0.0) -> list[Message]:
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            messages = self._receive_now(max_messages, visibility_timeout)
+            if messages or time.monotonic() >= deadline:
+                return messages
+            time.sleep(min(self._poll, max(0.0, deadline - time.monotonic())))
+
+    def _receive_now(self, max_messages: int, visibility_timeout: float) -> list[Message]:
+        now = time.time()
+        out: list[Message] = []
+        with self._db.transaction() as conn:
+            rows = conn.execute(
+                "SELECT id, body, receive_count FROM queue_messages WHERE visible_at <= ? ORDER BY id LIMIT ?",
+                (now, max_messages * 2 if self._max_receives else max_messages),
+            ).fetchall()
+            for msg_id, body, count in rows:
+                if self._max_receives and count >= self._max_receives:
+                    conn.execute(
+                        "INSERT OR REPLACE INTO queue_dead_letters (id, body, receive_count, dead_at)"
+                        " VALUES (?, ?, ?, ?)",
+                        (msg_id, body, count, now),
+                    )
+                    conn.execute("DELETE FROM queue_messages WHERE id = ?", (msg_id,))
+                    continue
+                if len(out) >= max_messages:
+                    break
+                receipt = f"{msg_id}:{uuid.uuid4().hex}"
+                conn.execute(
+                    "UPDATE queue_messages SET visible_at = ?, receive_count = receive_count + 1, receipt = ?"
+                    " WHERE id = ?",
+                    (now + visibility_timeout, receipt, msg_id),
+                )
+                out.append(Message(str(msg_id), body, receipt, count + 1))
+        return out
+
+    def ack(self, receipt: str) -> None:
+        with self._db.transaction() as conn:
+            conn.execute("DELETE FROM queue_messages WHERE receipt = ?", (receipt,))
+
+    def change_visibility(self, receipt: str, timeout: float) -> None:
+        with self._db.transaction() as conn:
+            conn.execute(
+                "UPDATE queue_messages SET visible_at = ? WHERE receipt = ?", (time.time() + timeout, receipt)
+            )
+
+    def counts(self) -> QueueCounts:
+        now = time.time()
+        with self._db.reading() as conn:
+            visible, in_flight = conn.execute(
+                "SELECT COALESCE(SUM(visible_at <= ?), 0), COALESCE(SUM(visible_at > ?), 0) FROM queue_messages",
+                (now, now),
+            ).fetchone()
+            (dead,) = conn.execute("SELECT COUNT(*) FROM queue_dead_letters").fetchone()
+        return QueueCounts(int(visible), int(in_flight), int(dead))
+
+    def dead_letters(self) -> list[str]:
+        with self._db.reading() as conn:
+            return [row[0] for row in conn.execute("SELECT body FROM queue_dead_letters ORDER BY id")]
+
+    def purge(self) -> None:
+        with self._db.transaction() as conn:
+            conn.execute("DELETE FROM queue_messages")
+
+    def close(self) -> None:
+        self._db.close()

@@ -1,0 +1,234 @@
+"""WORK: receive -> claim -> copy -> complete -> ack, on any queue and ledger backend.
+
+Ordering rules (DESIGN.md 4): the ledger is completed before the message is acked, so a crash in between
+only causes a redelivery, which the ledger then shows as done (ack and skip). While a job runs, a heartbeat
+extends the message's visibility and the ledger lease, so a slow object is not handed to a second worker.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from s3migrate.engine.context import CopyContext
+from s3migrate.engine.copier import ObjectCopier
+from s3migrate.engine.retry import backoff_delay
+from s3migrate.errors import BadMessageError, Disposition, JobInterrupted, S3MigrateError, classify, describe
+from s3migrate.jobs.codec import decode_message
+from s3migrate.jobs.job import Job
+from s3migrate.ledger.base import ClaimResult, Ledger, Outcome
+from s3migrate.progress.tracker import Tracker
+from s3migrate.queues.base import Message, WorkQueue
+
+log = logging.getLogger(__name__)
+
+
+class JobOutcome(enum.Enum):
+    DONE = "done"  # copied and verified, or found done already: ack
+    FAILED = "failed"  # gave up with a recorded reason: ack
+    RETRY = "retry"  # leave the message to come back after a delay
+    RETURN = "return"  # make the message visible again now (interrupted on purpose)
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    workers: int
+    job_timeout: float
+    max_retries: int  # failed attempts in a row allowed beyond the first
+    owner: str
+    default_destination: tuple[str, str] | None = None  # for S3 event messages
+    max_retry_delay: float = 60.0
+
+    @property
+    def visibility_timeout(self) -> float:
+        """Long enough for one attempt; the heartbeat extends it while a job is alive."""
+        return min(self.job_timeout + 120.0, 12 * 3600.0)
+
+    @property
+    def heartbeat_interval(self) -> float:
+        return max(1.0, min(60.0, self.visibility_timeout / 4))
+
+
+class _Heartbeat:
+    """Extends visibility and leases of the messages in progress."""
+
+    def __init__(self, queue: WorkQueue, ledger: Ledger, settings: WorkerSettings, stop: threading.Event) -> None:
+        self.queue, self.ledger, self.settings, self.stop = queue, ledger, settings, stop
+        self._live: dict[str, tuple[Message, list[Job]]] = {}
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="s3migrate-heartbeat", daemon=True)
+        self._thread.start()
+
+    def add(self, message: Message, jobs: list[Job]) -> None:
+        with self._lock:
+            self._live[message.receipt] = (message, jobs)
+
+    def remove(self, message: Message) -> None:
+        with self._lock:
+            self._live.pop(message.receipt, None)
+
+    def _run(self) -> None:
+        while not self.stop.wait(self.settings.heartbeat_interval):
+            self.beat()
+
+    def beat(self) -> None:
+        with self._lock:
+            live = list(self._live.values())
+        for message, jobs in live:
+            try:
+                self.queue.change_visibility(message.receipt, self.settings.visibility_timeout)
+                for job in jobs:
+                    self.ledger.renew(job.ledger_key, self.settings.owner, self.settings.visibility_timeout)
+            except Exception as exc:  # a missed beat is not fatal; the next one may succeed
+                log.warning("heartbeat failed: %s", describe(exc))
+
+
+class Worker:
+    """Runs ``settings.workers`` threads over one queue until told to stop or the work runs out."""
+
+    def __init__(
+        self,
+        queue: WorkQueue,
+        ledger: Ledger,
+        copier: ObjectCopier,
+        settings: WorkerSettings,
+        tracker: Tracker,
+    ) -> None:
+        self.queue, self.ledger, self.copier = queue, ledger, copier
+        self.settings, self.tracker = settings, tracker
+        self.cancelled = threading.Event()  # stop now: interrupt jobs, return their messages
+        self._heartbeat_stop = threading.Event()
+
+    def run(self, finished: Callable[[], bool], idle_timeout: float | None = None) -> None:
+        """Work until ``finished()`` is true while the queue is idle, or until cancelled.
+
+        ``idle_timeout``: also stop after that many seconds without receiving anything."""
+        heartbeat = _Heartbeat(self.queue, self.ledger, self.settings, self._heartbeat_stop)
+        threads = [
+            threading.Thread(
+                target=self._thread_main, args=(heartbeat, finished, idle_timeout), name=f"s3migrate-worker-{i}"
+            )
+            for i in range(self.settings.workers)
+        ]
+        for thread in threads:
+            thread.start()
+        try:
+            for thread in threads:
+                while thread.is_alive():
+                    thread.join(timeout=0.5)
+        finally:
+            self._heartbeat_stop.set()
+
+    def _thread_main(
+        self, heartbeat: _Heartbeat, finished: Callable[[], bool], idle_timeout: float | None
+    ) -> None:
+        last_work = time.monotonic()
+        while not self.cancelled.is_set():
+            try:
+                messages = self.queue.receive(1, self.settings.visibility_timeout, wait_seconds=0.2)
+            except S3MigrateError as exc:
+                log.error("cannot receive: %s", exc)
+                self.cancelled.wait(2.0)
+                continue
+            if not messages:
+                if finished() and not self.queue.counts().busy:
+                    return
+                if idle_timeout is not None and time.monotonic() - last_work >= idle_timeout:
+                    return
+                continue
+            last_work = time.monotonic()
+            for message in messages:
+                self.handle(message, heartbeat)
+
+    def handle(self, message: Message, heartbeat: _Heartbeat | None = None) -> JobOutcome:
+        try:
+            decoded = decode_message(message.body, self.settings.default_destination)
+        except BadMessageError as exc:
+            log.error("dropping unreadable message %s: %s", message.message_id, exc)
+            self.tracker.failed(f"message {message.message_id}", f"unreadable: {exc}")
+            self.queue.ack(message.receipt)
+            return JobOutcome.FAILED
+        if decoded.ignored:
+            log.info("ignoring message %s: %s", message.message_id, decoded.ignored)
+            self.queue.ack(message.receipt)
+            return JobOutcome.DONE
+        if heartbeat is not None:
+            heartbeat.add(message, decoded.jobs)
+        try:
+            outcomes = [self.run_job(job) for job in decoded.jobs]
+        finally:
+            if heartbeat is not None:
+                heartbeat.remove(message)
+        return self._settle(message, outcomes)
+
+    def _settle(self, message: Message, outcomes: list[tuple[JobOutcome, float]]) -> JobOutcome:
+        pending = [(o, delay) for o, delay in outcomes if o in (JobOutcome.RETRY, JobOutcome.RETURN)]
+        if not pending:
+            self.queue.ack(message.receipt)
+            return JobOutcome.FAILED if any(o is JobOutcome.FAILED for o, _ in outcomes) else JobOutcome.DONE
+        outcome, delay = max(pending, key=lambda item: item[1])
+        try:
+            self.queue.change_visibility(message.receipt, delay)
+        except Exception as exc:
+            log.warning("could not return message %s: %s", message.message_id, describe(exc))
+        return outcome
+
+    def run_job(self, job: Job) -> tuple[JobOutcome, float]:
+        """Claim, copy and record one job; returns what to do with its message and after what delay."""
+        owner = self.settings.owner
+        try:
+            claim = self.ledger.claim(job, owner, self.settings.visibility_timeout)
+        except S3MigrateError as exc:
+            log.error("ledger claim failed for %s: %s", job.describe(), exc)
+            return JobOutcome.RETRY, 5.0
+        if claim.result is ClaimResult.ALREADY_DONE:
+            self.tracker.skipped(job.size)
+            return JobOutcome.DONE, 0.0
+        if claim.result is ClaimResult.BUSY:
+            remaining = (claim.record.lease_expires or 0) - time.time() if claim.record else 30.0
+            return JobOutcome.RETRY, max(5.0, min(remaining, self.settings.visibility_timeout))
+        ctx = CopyContext(
+            job=job,
+            owner=owner,
+            ledger=self.ledger,
+            record=claim.record,
+            cancelled=self.cancelled,
+            deadline=time.monotonic() + self.settings.job_timeout,
+            on_bytes=self.tracker.sent,
+            on_reused=self.tracker.reused,
+        )
+        try:
+            result = self.copier.copy(ctx)
+        except Exception as exc:
+            return self._failed(ctx.job, exc, claim.record.fail_count if claim.record else 0)
+        self.ledger.complete(job.ledger_key, owner, result.etag, result.version_id)
+        self.tracker.done()
+        log.info("copied %s (%d bytes, %d parts sent, %d reused)", job.describe(), result.size,
+                 result.parts_sent, result.parts_reused)
+        return JobOutcome.DONE, 0.0
+
+    def _failed(self, job: Job, exc: BaseException, previous_failures: int) -> tuple[JobOutcome, float]:
+        owner = self.settings.owner
+        reason = describe(exc) if not isinstance(exc, S3MigrateError) else str(exc)
+        if isinstance(exc, JobInterrupted):
+            outcome = Outcome.TIMEOUT if exc.timeout else Outcome.QUIT
+            self.ledger.fail(job.ledger_key, owner, reason, outcome, final=False)
+            log.info("%s: %s", job.describe(), reason)
+            return JobOutcome.RETURN, 0.0
+        disposition = classify(exc)
+        if disposition is Disposition.SOURCE_CHANGED and not reason.startswith("source changed"):
+            reason = f"source changed: {reason}"
+        failures = previous_failures + 1
+        final = disposition in (Disposition.FATAL, Disposition.SOURCE_CHANGED) or failures > self.settings.max_retries
+        self.ledger.fail(job.ledger_key, owner, reason, Outcome.ERR, final=final)
+        if final:
+            log.error("%s failed: %s", job.describe(), reason)
+            self.tracker.failed(job.describe(), reason)
+            return JobOutcome.FAILED, 0.0
+        delay = backoff_delay(failures, base=1.0, cap=self.settings.max_retry_delay)
+        log.warning("%s failed (attempt %d, retrying in %.1fs): %s", job.describe(), failures, delay, reason)
+        return JobOutcome.RETRY, delay

@@ -1,0 +1,46 @@
+"""SEND: register planned jobs in the ledger and put them on the queue, in batches."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+
+from s3migrate.jobs.codec import encode_job
+from s3migrate.jobs.job import Job
+from s3migrate.ledger.base import Ledger
+from s3migrate.progress.tracker import Tracker
+from s3migrate.queues.base import WorkQueue
+
+BATCH = 100
+
+
+def send_jobs(
+    jobs: Iterable[Job],
+    ledger: Ledger,
+    queue: WorkQueue,
+    tracker: Tracker | None = None,
+    cancelled: threading.Event | None = None,
+) -> int:
+    """Register then enqueue every job (ledger first: a queued job always has a record). Returns the count."""
+    sent = 0
+    batch: list[Job] = []
+
+    def flush() -> None:
+        nonlocal sent
+        if not batch:
+            return
+        ledger.register(batch)
+        queue.send([encode_job(job) for job in batch])
+        if tracker is not None:
+            tracker.planned(len(batch), sum(job.size for job in batch))
+        sent += len(batch)
+        batch.clear()
+
+    for job in jobs:
+        if cancelled is not None and cancelled.is_set():
+            break
+        batch.append(job)
+        if len(batch) >= BATCH:
+            flush()
+    flush()
+    return sent
