@@ -131,7 +131,9 @@ class SeaweedServer:
         import boto3
         from botocore.config import Config
 
-        return boto3.client(
+        from botocore.handlers import add_expect_header
+
+        client = boto3.client(
             "s3",
             endpoint_url=self.endpoint_url,
             aws_access_key_id=self.access_key,
@@ -139,6 +141,9 @@ class SeaweedServer:
             region_name="us-east-1",
             config=Config(s3={"addressing_style": "path"}, retries={"mode": "standard", "max_attempts": 5}, **config),
         )
+        # SeaweedFS answers a late "100 Continue" in a way that stalls urllib3 (see endpoints.client).
+        client.meta.events.unregister("before-call.s3", add_expect_header)
+        return client
 
     def stop(self) -> None:
         if self.process is None:
@@ -149,7 +154,7 @@ class SeaweedServer:
             except ProcessLookupError:
                 pass
             try:
-                self.process.wait(timeout=10)
+                self.process.wait(timeout=4)
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=10)

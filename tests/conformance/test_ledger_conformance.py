@@ -1,0 +1,81 @@
+"""The Ledger contract, run against every backend."""
+
+from __future__ import annotations
+
+import time
+
+from s3migrate.jobs.job import Job
+from s3migrate.ledger.base import ClaimResult, JobState, Ledger, Outcome, UploadRecord
+
+JOB = Job("src-bkt", "dir/a b+c.bin", "dst-bkt", "copy/dir/a b+c.bin", 1234, None, '"etag1"')
+
+
+def test_register_claim_complete(ledger: Ledger) -> None:
+    ledger.register([JOB])
+    record = ledger.get(JOB.ledger_key)
+    assert record is not None and record.state is JobState.PENDING and record.first_time
+    claim = ledger.claim(JOB, "w1", 60)
+    assert claim.result is ClaimResult.CLAIMED and claim.record is not None
+    assert claim.record.state is JobState.RUNNING and claim.record.try_times == 1
+    ledger.complete(JOB.ledger_key, "w1", '"dst-etag"')
+    done = ledger.get(JOB.ledger_key)
+    assert done is not None and done.state is JobState.DONE and "DONE" in done.job_status
+    assert done.instance_ids == {"w1"} and done.dst_etag == '"dst-etag"' and done.end_time
+    assert done.total_spent_time is not None and done.progress == 100.0
+
+
+def test_redelivered_done_job_is_skipped_but_changed_source_is_not(ledger: Ledger) -> None:
+    ledger.claim(JOB, "w1", 60)
+    ledger.complete(JOB.ledger_key, "w1", '"x"')
+    assert ledger.claim(JOB, "w2", 60).result is ClaimResult.ALREADY_DONE
+    changed = Job(JOB.src_bucket, JOB.src_key, JOB.dst_bucket, JOB.dst_key, 1234, None, '"etag2"')
+    assert ledger.claim(changed, "w2", 60).result is ClaimResult.CLAIMED
+
+
+def test_register_reopens_a_done_job(ledger: Ledger) -> None:
+    """A planned job is missing at the destination, whatever the ledger says."""
+    ledger.claim(JOB, "w1", 60)
+    ledger.complete(JOB.ledger_key, "w1", '"x"')
+    ledger.register([JOB])
+    assert ledger.claim(JOB, "w1", 60).result is ClaimResult.CLAIMED
+
+
+def test_conditional_claim_respects_live_leases(ledger: Ledger) -> None:
+    ledger.register([JOB])
+    assert ledger.claim(JOB, "w1", 1).result is ClaimResult.CLAIMED
+    assert ledger.claim(JOB, "w2", 60).result is ClaimResult.BUSY
+    assert ledger.renew(JOB.ledger_key, "w1", 1, progress=40)
+    assert not ledger.renew(JOB.ledger_key, "w2", 60)
+    time.sleep(1.2)
+    claim = ledger.claim(JOB, "w2", 60)
+    assert claim.result is ClaimResult.CLAIMED and claim.record is not None
+    assert claim.record.instance_ids == {"w1", "w2"} and claim.record.try_times == 2
+
+
+def test_upload_record_and_failures(ledger: Ledger) -> None:
+    ledger.claim(JOB, "w1", 60)
+    ledger.record_upload(JOB.ledger_key, "w1", UploadRecord("up-1", 5 * 1024 * 1024, '"etag1"', None))
+    record = ledger.get(JOB.ledger_key)
+    assert record is not None and (record.upload_id, record.upload_part_size) == ("up-1", 5 * 1024 * 1024)
+    assert ledger.fail(JOB.ledger_key, "w1", "SlowDown", Outcome.ERR, final=False) == 1
+    assert ledger.fail(JOB.ledger_key, "w1", "job timeout", Outcome.TIMEOUT, final=False) == 1
+    record = ledger.get(JOB.ledger_key)
+    assert record is not None and record.state is JobState.PENDING and record.upload_id == "up-1"
+    assert record.job_status == {"ERR", "TIMEOUT"} and record.last_error == "job timeout"
+    ledger.claim(JOB, "w1", 60)
+    ledger.fail(JOB.ledger_key, "w1", "AccessDenied", Outcome.ERR, final=True)
+    record = ledger.get(JOB.ledger_key)
+    assert record is not None and record.state is JobState.FAILED and record.fail_count == 2
+    assert [r.key for r in ledger.records(JobState.FAILED)] == [JOB.ledger_key]
+
+
+def test_destination_index_and_summary(ledger: Ledger) -> None:
+    other = Job("src-bkt", "k2", "dst-other", "k2", 10, "v2", None)
+    ledger.register([JOB, other])
+    assert list(ledger.destination_keys("dst-bkt")) == [(JOB.dst_key, None)]
+    assert list(ledger.destination_keys("dst-other")) == [("k2", "v2")]
+    ledger.claim(JOB, "w", 60)
+    ledger.complete(JOB.ledger_key, "w", '"e"')
+    summary = ledger.summary()
+    assert summary.counts[JobState.DONE] == 1 and summary.counts[JobState.PENDING] == 1
+    assert summary.bytes_by_state[JobState.DONE] == 1234

@@ -1,0 +1,75 @@
+"""The WorkQueue contract (SQS semantics), run against every backend."""
+
+from __future__ import annotations
+
+import time
+
+from tests.conformance.conftest import QueueFactory
+
+
+def test_send_receive_ack(make_queue: QueueFactory) -> None:
+    queue = make_queue()
+    queue.send([f"m{i}" for i in range(25)])
+    assert queue.counts().visible == 25
+    got = []
+    while len(got) < 25:
+        batch = queue.receive(10, visibility_timeout=30, wait_seconds=1)
+        assert batch
+        got.extend(batch)
+    assert sorted(m.body for m in got) == sorted(f"m{i}" for i in range(25))
+    assert queue.counts().in_flight == 25 and queue.counts().visible == 0
+    for message in got:
+        queue.ack(message.receipt)
+    counts = queue.counts()
+    assert (counts.visible, counts.in_flight) == (0, 0) and not counts.busy
+
+
+def test_redelivery_after_visibility_timeout(make_queue: QueueFactory) -> None:
+    queue = make_queue()
+    queue.send(["job"])
+    (first,) = queue.receive(1, visibility_timeout=1)
+    assert queue.receive(1, visibility_timeout=1) == []
+    time.sleep(1.3)
+    (second,) = queue.receive(1, visibility_timeout=30, wait_seconds=2)
+    assert second.body == "job" and second.receive_count == first.receive_count + 1
+    assert second.receipt != first.receipt
+
+
+def test_visibility_extension_and_return(make_queue: QueueFactory) -> None:
+    queue = make_queue()
+    queue.send(["job"])
+    (message,) = queue.receive(1, visibility_timeout=1)
+    queue.change_visibility(message.receipt, 30)
+    time.sleep(1.3)
+    assert queue.receive(1, visibility_timeout=1) == []
+    queue.change_visibility(message.receipt, 0)
+    (again,) = queue.receive(1, visibility_timeout=30, wait_seconds=2)
+    assert again.body == "job"
+
+
+def test_ack_is_idempotent_and_stale_receipts_do_not_delete(make_queue: QueueFactory) -> None:
+    queue = make_queue()
+    queue.send(["job"])
+    (message,) = queue.receive(1, visibility_timeout=30)
+    queue.ack(message.receipt)
+    queue.ack(message.receipt)  # twice: no error
+    queue.send(["other"])
+    queue.ack(message.receipt)  # a stale receipt does not touch other messages
+    assert queue.counts().visible == 1
+
+
+def test_dead_letter_after_max_receives(make_queue: QueueFactory) -> None:
+    queue = make_queue(max_receives=2)
+    queue.send(["poison"])
+    for _ in range(2):
+        (message,) = queue.receive(1, visibility_timeout=30, wait_seconds=2)
+        queue.change_visibility(message.receipt, 0)
+    assert queue.receive(1, visibility_timeout=30, wait_seconds=1) == []
+    assert queue.counts().dead == 1
+
+
+def test_purge(make_queue: QueueFactory) -> None:
+    queue = make_queue()
+    queue.send(["a", "b"])
+    queue.purge()
+    assert not queue.counts().busy

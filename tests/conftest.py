@@ -1,0 +1,79 @@
+"""Shared fixtures: two real SeaweedFS servers playing two accounts, started once per test session."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from s3migrate.testing.seaweed import SeaweedServer
+
+
+@dataclass
+class Account:
+    name: str
+    server: SeaweedServer
+
+    @property
+    def endpoint(self) -> str:
+        return self.server.endpoint_url
+
+    def client(self) -> Any:
+        return self.server.client()
+
+
+@pytest.fixture(scope="session")
+def accounts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Account, Account]]:
+    root = tmp_path_factory.mktemp("seaweed")
+    src = SeaweedServer(root / "src", "AKSOURCEACCOUNT", "source-secret-key")
+    dst = SeaweedServer(root / "dst", "AKDESTACCOUNT", "destination-secret-key")
+    src.start()
+    try:
+        dst.start()
+        try:
+            yield Account("src", src), Account("dst", dst)
+        finally:
+            dst.stop()
+    finally:
+        src.stop()
+
+
+@pytest.fixture(scope="session")
+def aws_profiles(tmp_path_factory: pytest.TempPathFactory, accounts: tuple[Account, Account]) -> Path:
+    """A shared credentials file with profiles 'src' and 'dst'; used through AWS_SHARED_CREDENTIALS_FILE."""
+    src, dst = accounts
+    path = tmp_path_factory.mktemp("aws") / "credentials"
+    path.write_text(
+        f"[src]\naws_access_key_id = {src.server.access_key}\naws_secret_access_key = {src.server.secret_key}\n"
+        f"[dst]\naws_access_key_id = {dst.server.access_key}\naws_secret_access_key = {dst.server.secret_key}\n"
+    )
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _isolated_aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """No test sees the developer's AWS settings; integration tests see the local profiles."""
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    if "aws_profiles" in request.fixturenames:
+        monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(request.getfixturevalue("aws_profiles")))
+
+
+@pytest.fixture
+def buckets(accounts: tuple[Account, Account]) -> tuple[str, str]:
+    """A fresh source bucket in account 1 and destination bucket in account 2."""
+    src, dst = accounts
+    suffix = uuid.uuid4().hex[:10]
+    src_bucket, dst_bucket = f"src-{suffix}", f"dst-{suffix}"
+    src.client().create_bucket(Bucket=src_bucket)
+    dst.client().create_bucket(Bucket=dst_bucket)
+    return src_bucket, dst_bucket

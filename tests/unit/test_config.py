@@ -1,0 +1,77 @@
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from s3migrate.config import MIB, load_settings, parse_size
+from s3migrate.errors import ConfigError
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("5MiB", 5 * MIB), ("64MB", 64_000_000), ("5242880", 5242880), ("1.5KiB", 1536), ("8 mib", 8 * MIB),
+     ("1GiB", 1024**3), ("0", 0)],
+)
+def test_parse_size(text: str, expected: int) -> None:
+    assert parse_size(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "five", "5XB", "-1", "1.3B", "MiB", "5 5"])
+def test_parse_size_rejects(text: str) -> None:
+    with pytest.raises(ConfigError):
+        parse_size(text)
+
+
+@given(st.integers(min_value=0, max_value=2**50))
+def test_parse_size_round_trips_bytes(n: int) -> None:
+    assert parse_size(str(n)) == n
+
+
+def test_defaults() -> None:
+    s = load_settings({}, env={})
+    assert s.chunk_size == 5 * MIB and s.resumable_threshold == 5 * MIB
+    assert s.memory_budget == s.workers * s.threads * s.chunk_size
+
+
+def test_original_ini_keys_use_mib_and_foreign_keys_are_accepted(tmp_path: Path) -> None:
+    ini = tmp_path / "s3_migration_config.ini"
+    ini.write_text(
+        "[Basic]\nJobType = PUT\ntable_queue_name = s3_migrate_file_list\nStorageClass = standard_ia\n"
+        "ResumableThreshold = 10\nMaxRetry = 3\nMaxThread = 7\nMaxParallelFile = 2\nJobTimeout = 870\n"
+        "ChunkSize = 6\nCleanUnfinishedUpload = True\n[Debug]\nLoggingLevel = INFO\n"
+    )
+    s = load_settings({}, ini, env={})
+    assert (s.workers, s.threads, s.chunk_size, s.resumable_threshold) == (2, 7, 6 * MIB, 10 * MIB)
+    assert s.storage_class == "STANDARD_IA" and s.max_retries == 3 and s.job_timeout == 870
+    assert s.clean_unfinished_upload is True and s.log_level == "INFO"
+
+
+def test_precedence_file_env_flags(tmp_path: Path) -> None:
+    toml = tmp_path / "c.toml"
+    toml.write_text('workers = 3\nthreads = 3\nchunk_size = "16MiB"\n')
+    s = load_settings({"threads": 9}, toml, env={"MaxParallelFile": "5"})
+    assert (s.workers, s.threads, s.chunk_size) == (5, 9, 16 * MIB)
+
+
+@pytest.mark.parametrize(
+    ("cli", "message"),
+    [({"workers": 0}, "--workers"), ({"chunk_size": "1MiB"}, "--chunk-size"), ({"storage_class": "FAST"}, "storage"),
+     ({"from_endpoint": "localhost:9000"}, "http"), ({"bogus": 1}, "unknown setting")],
+)
+def test_invalid_settings_name_the_flag(cli: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_settings(cli, env={})
+
+
+def test_missing_or_broken_config_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        load_settings({}, tmp_path / "nope.ini", env={})
+    bad = tmp_path / "bad.toml"
+    bad.write_text("workers = [")
+    with pytest.raises(ConfigError, match="invalid TOML"):
+        load_settings({}, bad, env={})
+    unknown = tmp_path / "u.ini"
+    unknown.write_text("[x]\nfoo = 1\n")
+    with pytest.raises(ConfigError, match="unknown setting 'foo'"):
+        load_settings({}, unknown, env={})

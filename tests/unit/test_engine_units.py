@@ -1,0 +1,70 @@
+import threading
+import time
+
+import pytest
+
+from s3migrate.engine.budget import ByteBudget
+from s3migrate.engine.digest import etag_digest, md5_digest, multipart_etag
+from s3migrate.engine.retry import with_retries
+from s3migrate.errors import Disposition, JobInterrupted, SourceChangedError, classify, client_error
+
+
+def test_budget_bounds_bytes_in_flight() -> None:
+    budget = ByteBudget(100)
+    assert budget.acquire(60) == 60
+    got: list[int] = []
+    t = threading.Thread(target=lambda: got.append(budget.acquire(60)))
+    t.start()
+    time.sleep(0.3)
+    assert not got  # blocked: 60 + 60 > 100
+    budget.release(60)
+    t.join(2)
+    assert got == [60] and budget.peak == 60
+
+
+def test_budget_admits_an_oversized_request_alone_and_can_be_cancelled() -> None:
+    budget = ByteBudget(100)
+    assert budget.acquire(500) == 100
+    cancelled = threading.Event()
+    cancelled.set()
+    assert budget.acquire(1, cancelled) == -1
+
+
+def test_multipart_etag() -> None:
+    digests = [md5_digest(b"a"), md5_digest(b"b")]
+    assert multipart_etag(digests).endswith("-2")
+    assert etag_digest('"0cc175b9c0f1b6a831c399e269772661"') == md5_digest(b"a")
+    assert etag_digest('"abc-2"') is None
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "disposition"),
+    [("SlowDown", 503, Disposition.RETRY), ("InternalError", 500, Disposition.RETRY),
+     ("PreconditionFailed", 412, Disposition.SOURCE_CHANGED), ("NoSuchKey", 404, Disposition.FATAL),
+     ("AccessDenied", 403, Disposition.FATAL), ("NoSuchUpload", 404, Disposition.RESTART_UPLOAD),
+     ("BadDigest", 400, Disposition.RETRY), ("Weird", 502, Disposition.RETRY)],
+)
+def test_classify(code: str, status: int, disposition: Disposition) -> None:
+    assert classify(client_error(code, status=status)) is disposition
+
+
+def test_retries_transient_then_gives_up_on_fatal() -> None:
+    calls = []
+
+    def flaky() -> str:
+        calls.append(1)
+        if len(calls) < 3:
+            raise client_error("SlowDown", status=503)
+        return "ok"
+
+    assert with_retries(flaky, 5, sleep=lambda s: None) == "ok" and len(calls) == 3
+
+    def fatal() -> None:
+        calls.append(1)
+        raise SourceChangedError("changed")
+
+    calls.clear()
+    with pytest.raises(SourceChangedError):
+        with_retries(fatal, 5, sleep=lambda s: None)
+    assert len(calls) == 1
+    assert classify(JobInterrupted("x", timeout=True)) is Disposition.RETRY

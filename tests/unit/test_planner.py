@@ -1,0 +1,74 @@
+from collections.abc import Iterator
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from s3migrate.planner.ignore import IgnoreRules
+from s3migrate.planner.join import join
+from s3migrate.planner.listing import ListedObject
+from s3migrate.planner.strategy import Action, SizeOnly
+
+
+def objs(*items: tuple[str, int]) -> list[ListedObject]:
+    return [ListedObject(k, s) for k, s in items]
+
+
+def pairs(src: list[ListedObject], dst: list[ListedObject]) -> dict[str, int | None]:
+    def lister(items: list[ListedObject]) -> "callable[[], Iterator[ListedObject]]":  # type: ignore[valid-type]
+        return lambda: iter(items)
+
+    return {s.key: (d.size if d else None) for s, d in join(lister(src), lister(dst))}
+
+
+def test_merge_join_pairs_by_key() -> None:
+    got = pairs(objs(("a", 1), ("b", 2), ("d", 4)), objs(("b", 2), ("c", 3), ("d", 5), ("e", 1)))
+    assert got == {"a": None, "b": 2, "d": 5}
+
+
+def test_unsorted_destination_falls_back_to_an_index() -> None:
+    got = pairs(objs(("a", 1), ("b", 2), ("c", 3), ("d", 4), ("e", 5)), objs(("a", 1), ("c", 3), ("b", 9), ("d", 4)))
+    assert got["a"] == 1 and got["c"] == 3
+    # "b" was passed before the disorder showed: reported missing (a redundant copy), never paired wrongly
+    assert got["b"] is None
+    # after the disorder is seen, the rest is looked up in the spilled index
+    assert got["d"] == 4 and got["e"] is None
+
+
+def test_unsorted_source_still_finds_every_match() -> None:
+    got = pairs(objs(("b", 2), ("a", 1), ("c", 3)), objs(("a", 1), ("b", 2), ("c", 3)))
+    assert got["a"] == 1 and got["c"] == 3
+
+
+keys = st.text(alphabet="ab/é +%", min_size=1, max_size=6)
+
+
+@given(st.dictionaries(keys, st.integers(0, 3)), st.dictionaries(keys, st.integers(0, 3)), st.booleans())
+def test_join_never_pairs_wrong_objects(src: dict[str, int], dst: dict[str, int], shuffle_dst: bool) -> None:
+    src_list = objs(*sorted(src.items()))
+    dst_items = sorted(dst.items(), reverse=shuffle_dst)
+    got = pairs(src_list, objs(*dst_items))
+    assert set(got) == set(src)
+    for key, size in got.items():
+        assert size is None or size == dst[key]
+        if not shuffle_dst:
+            assert size == dst.get(key)
+
+
+def test_size_only_strategy() -> None:
+    strategy = SizeOnly()
+    a = ListedObject("k", 5)
+    assert strategy.decide(a, None).action is Action.COPY
+    assert strategy.decide(a, ListedObject("k", 6)).action is Action.COPY
+    assert "size differs" in strategy.decide(a, ListedObject("k", 6)).reason
+    assert strategy.decide(a, ListedObject("k", 5)).action is Action.SKIP
+
+
+def test_ignore_rules_match_bucket_slash_key() -> None:
+    rules = IgnoreRules(["your_src_bucket/exact.mp4", "b/your_*", "*.jpg", "*/readme.md", "# comment", "", "b/x?"])
+    assert rules.ignores("your_src_bucket", "exact.mp4")
+    assert rules.ignores("b", "your_file/deep")
+    assert rules.ignores("any", "deep/dir/pic.jpg")
+    assert rules.ignores("any", "dir/readme.md")
+    assert rules.ignores("b", "x1") and not rules.ignores("b", "x12")
+    assert not rules.ignores("b", "keep.txt")
+    assert not IgnoreRules([])
