@@ -12,7 +12,9 @@ from typing import Any
 MIB = 1024 * 1024
 
 
-def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, cwd: Path | None = None, timeout: float = 300, **kwargs: Any
+) -> subprocess.CompletedProcess[str]:
     """Run ``s3migrate`` as a user would: a separate process, no terminal."""
     return subprocess.run(
         [sys.executable, "-m", "s3migrate", *args],

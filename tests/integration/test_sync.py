@@ -118,7 +118,7 @@ def test_whole_bucket_to_prefix_and_original_ini_config(env: Any, buckets: tuple
 
 
 def test_ledger_keeps_the_original_attributes(env: Any, buckets: tuple[str, str], tmp_path: Path) -> None:
-    a, b = env
+    a, _b = env
     src_bucket, dst_bucket = buckets
     put(a.client(), src_bucket, "k.bin", 6 * MIB)
     state = tmp_path / "state.db"
@@ -130,7 +130,7 @@ def test_ledger_keeps_the_original_attributes(env: Any, buckets: tuple[str, str]
     assert row["Size"] == 6 * MIB and row["tryTimes"] == 1 and '"DONE"' in row["jobStatus"]
     for name in ["instanceID", "firstTime", "startTime_f", "lastTimeProgress", "endTime", "endTime_f",
                  "totalSpentTime", "versionId", "uploadId", "uploadPartSize"]:
-        assert name in row.keys()
+        assert name in row
 
 
 @pytest.mark.parametrize(

@@ -34,13 +34,15 @@ def test_s3_event_keys_are_decoded_and_destination_is_the_default() -> None:
 
 def test_test_event_and_removals_are_ignored() -> None:
     assert decode_message('{"Service":"Amazon S3","Event":"s3:TestEvent","Bucket":"b"}').ignored
-    removed = {"Records": [{"eventName": "ObjectRemoved:Delete", "s3": {"bucket": {"name": "b"}, "object": {"key": "k"}}}]}
+    removed = {"Records": [{"eventName": "ObjectRemoved:Delete",
+                            "s3": {"bucket": {"name": "b"}, "object": {"key": "k"}}}]}
     assert decode_message(json.dumps(removed), ("d", "")).ignored
 
 
 @pytest.mark.parametrize(
     "body",
-    ["not json", "[]", '{"Src_bucket": "s"}', '{"Src_bucket":"s","Src_key":"k","Des_bucket":"d","Des_key":"k","Size":-1}',
+    ["not json", "[]", '{"Src_bucket": "s"}',
+     '{"Src_bucket":"s","Src_key":"k","Des_bucket":"d","Des_key":"k","Size":-1}',
      '{"Src_bucket":"s","Src_key":"k","Des_bucket":"d","Des_key":"k","Size":"x"}',
      json.dumps({"Src_bucket": "s", "Src_key": "k" * 1025, "Des_bucket": "d", "Des_key": "k", "Size": 1}),
      '{"Records": [{"s3": {}}]}', "x" * 300_000],

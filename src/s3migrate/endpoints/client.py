@@ -36,15 +36,17 @@ def make_s3_client(
     endpoint: Endpoint,
     *,
     max_pool_connections: int = 32,
-    max_attempts: int = 8,
+    max_attempts: int = 10,
     connect_timeout: float = 10.0,
     read_timeout: float = 60.0,
-    retry_mode: str = "adaptive",
+    retry_mode: str = "standard",
 ) -> Any:
     """An S3 client for one endpoint.
 
-    - Retries use botocore's ``adaptive`` mode: SlowDown/503 storms shrink the client's send rate instead of
-      failing the copy.
+    - Retries use botocore's ``standard`` mode (exponential backoff with jitter, throttling errors included),
+      so a SlowDown/503 storm slows each request down instead of failing the copy; the engine retries parts
+      and jobs on top. ``adaptive`` mode was measured too: its client-side token bucket cut a copy of 40
+      small objects under a 50% SlowDown storm from 6.7 s to 83 s, so it is not the default.
     - Integrity is carried by Content-MD5 on every PUT/UploadPart, which the server verifies and which the
       SigV4 signature covers, so botocore's extra CRC32 and SHA-256 payload hashes are switched off: each
       byte is hashed once, by us.

@@ -202,7 +202,7 @@ class MultipartCopy:
             future = self.pool.submit(
                 self._part_task, source, upload.upload_id, part, upload.unverified.get(part.number), taken, slots
             )
-            future.add_done_callback(lambda f: f.exception() is not None and failed.set())
+            future.add_done_callback(lambda f: failed.set() if f.exception() is not None else None)
             futures.append(future)
         wait(futures)
         errors = [f.exception() for f in futures if f.exception() is not None]

@@ -46,7 +46,7 @@ class Planner:
     ignore: IgnoreRules = field(default_factory=IgnoreRules)
     strategy: Strategy = field(default_factory=SizeOnly)
     stats: PlanStats = field(default_factory=PlanStats)
-    keep_examples: int = 20
+    keep_examples: int = 10
 
     def decisions(self) -> Iterator[Decision]:
         pairs = join(

@@ -6,6 +6,7 @@ play two accounts. Stopped by PID (SIGTERM, then SIGKILL).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -130,7 +131,6 @@ class SeaweedServer:
     def client(self, **config: Any) -> Any:
         import boto3
         from botocore.config import Config
-
         from botocore.handlers import add_expect_header
 
         client = boto3.client(
@@ -149,10 +149,8 @@ class SeaweedServer:
         if self.process is None:
             return
         if self.process.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
             try:
                 self.process.wait(timeout=4)
             except subprocess.TimeoutExpired:

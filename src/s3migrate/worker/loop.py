@@ -142,6 +142,9 @@ class Worker:
                 continue
             last_work = time.monotonic()
             for message in messages:
+                if self.cancelled.is_set():  # stopping: give back what arrived meanwhile, untouched
+                    self.queue.change_visibility(message.receipt, 0)
+                    continue
                 self.handle(message, heartbeat)
 
     def handle(self, message: Message, heartbeat: _Heartbeat | None = None) -> JobOutcome:
