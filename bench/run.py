@@ -1,0 +1,188 @@
+"""Benchmark: ``s3migrate sync`` against ``rclone copy`` (defaults and tuned) between two local SeaweedFS
+servers with different credentials (the cross-account case: every byte streams through the client).
+
+Also measured, as the ceiling: ``s5cmd cp`` uploading the same files into the destination from RAM, and
+downloading them from the source to RAM. Every figure is the median of ``--runs`` runs in the same process
+on the same servers; ratios are what to read, since the machine is shared and noisy. Peak memory and CPU
+come from ``wait4`` on each child process.
+
+    python bench/run.py [--runs 3] [--datasets small,large,huge] [--gomemlimit 4GiB]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from s3migrate.testing.seaweed import SeaweedServer
+
+MIB = 1024 * 1024
+DATASETS: dict[str, tuple[int, int]] = {  # name -> (count, size)
+    "small": (2000, 64 * 1024),
+    "large": (8, 64 * MIB),
+    "huge": (1, 768 * MIB),
+}
+
+
+@dataclass
+class Measurement:
+    wall: float
+    cpu: float
+    peak_rss_mib: float
+
+
+def run_measured(args: list[str], env: dict[str, str]) -> Measurement:
+    start = time.perf_counter()
+    process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - start
+    process.returncode = os.waitstatus_to_exitcode(status)
+    stderr = process.stderr.read().decode(errors="replace") if process.stderr else ""
+    if process.returncode != 0:
+        raise RuntimeError(f"{args[0]} failed ({process.returncode}): {stderr[-2000:]}")
+    return Measurement(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
+
+
+def empty_bucket(client: Any, bucket: str) -> None:
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        objects = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+        for i in range(0, len(objects), 1000):
+            client.delete_objects(Bucket=bucket, Delete={"Objects": objects[i : i + 1000], "Quiet": True})
+    for upload in client.list_multipart_uploads(Bucket=bucket).get("Uploads", []):
+        client.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+
+
+def make_dataset(client: Any, bucket: str, name: str, local: Path) -> None:
+    count, size = DATASETS[name]
+    folder = local / name
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def one(i: int) -> None:
+        data = os.urandom(size)
+        key = f"{name}/obj-{i:05d}.bin"
+        (folder / f"obj-{i:05d}.bin").write_bytes(data)
+        client.put_object(Bucket=bucket, Key=key, Body=data)
+
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(one, range(count)))
+
+
+def rclone_env(src: SeaweedServer, dst: SeaweedServer) -> dict[str, str]:
+    env = dict(os.environ)
+    for name, server in (("SRC", src), ("DST", dst)):
+        env.update({
+            f"RCLONE_CONFIG_{name}_TYPE": "s3",
+            f"RCLONE_CONFIG_{name}_PROVIDER": "Other",
+            f"RCLONE_CONFIG_{name}_ACCESS_KEY_ID": server.access_key,
+            f"RCLONE_CONFIG_{name}_SECRET_ACCESS_KEY": server.secret_key,
+            f"RCLONE_CONFIG_{name}_ENDPOINT": server.endpoint_url,
+            f"RCLONE_CONFIG_{name}_FORCE_PATH_STYLE": "true",
+        })
+    return env
+
+
+def s5cmd(server: SeaweedServer, *args: str) -> list[str]:
+    return [shutil.which("s5cmd") or "s5cmd", "--endpoint-url", server.endpoint_url, *args]
+
+
+def s5cmd_env(server: SeaweedServer) -> dict[str, str]:
+    return {**os.environ, "AWS_ACCESS_KEY_ID": server.access_key, "AWS_SECRET_ACCESS_KEY": server.secret_key,
+            "AWS_REGION": "us-east-1"}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--datasets", default="small,large,huge")
+    parser.add_argument("--gomemlimit", default=None, help="GOMEMLIMIT for the SeaweedFS servers (default: none)")
+    parser.add_argument("--s3migrate-args", default="", help="extra flags for s3migrate sync")
+    parser.add_argument("--only", default="", help="comma-separated tool names to run")
+    opts = parser.parse_args()
+
+    root = Path(tempfile.mkdtemp(prefix="s3migrate-bench-"))
+    ram = Path(tempfile.mkdtemp(prefix="s3migrate-bench-", dir="/dev/shm" if Path("/dev/shm").is_dir() else None))
+    src = SeaweedServer(root / "src", "AKBENCHSRC", "bench-source-secret", memory_limit=opts.gomemlimit).start()
+    dst = SeaweedServer(root / "dst", "AKBENCHDST", "bench-destination-secret", memory_limit=opts.gomemlimit).start()
+    rows: list[tuple[str, str, Measurement, int, int]] = []
+    try:
+        src_client, dst_client = src.client(), dst.client()
+        src_client.create_bucket(Bucket="bench-src")
+        dst_client.create_bucket(Bucket="bench-dst")
+        credentials = root / "credentials"
+        credentials.write_text(
+            f"[bsrc]\naws_access_key_id = {src.access_key}\naws_secret_access_key = {src.secret_key}\n"
+            f"[bdst]\naws_access_key_id = {dst.access_key}\naws_secret_access_key = {dst.secret_key}\n"
+        )
+        s3m_env = {**os.environ, "AWS_SHARED_CREDENTIALS_FILE": str(credentials), "AWS_CONFIG_FILE": "/dev/null"}
+        rc_env = rclone_env(src, dst)
+        rclone = shutil.which("rclone") or "rclone"
+        for name in opts.datasets.split(","):
+            count, size = DATASETS[name]
+            print(f"\n# dataset {name}: {count} x {size // 1024} KiB", flush=True)
+            make_dataset(src_client, "bench-src", name, ram)
+            tools: dict[str, tuple[list[str], dict[str, str]]] = {
+                "s3migrate": ([sys.executable, "-m", "s3migrate", "sync", f"s3://bench-src/{name}",
+                               f"s3://bench-dst/{name}", "--from-profile", "bsrc", "--to-profile", "bdst",
+                               "--from-endpoint", src.endpoint_url, "--to-endpoint", dst.endpoint_url,
+                               "--state", str(root / "state.db"), "-y", *opts.s3migrate_args.split()], s3m_env),
+                "rclone-default": ([rclone, "copy", f"src:bench-src/{name}", f"dst:bench-dst/{name}"], rc_env),
+                "rclone-tuned": ([rclone, "copy", f"src:bench-src/{name}", f"dst:bench-dst/{name}",
+                                  "--transfers", "64" if name == "small" else "8", "--checkers", "64",
+                                  "--s3-no-head", "--s3-upload-concurrency", "8", "--s3-chunk-size", "16M"], rc_env),
+                "s5cmd-upload-from-ram (ceiling)": (
+                    s5cmd(dst, "--numworkers", "64", "cp", f"{ram / name}/*", f"s3://bench-dst/{name}/"),
+                    s5cmd_env(dst)),
+                "s5cmd-download-to-ram": (
+                    s5cmd(src, "--numworkers", "64", "cp", f"s3://bench-src/{name}/*", f"{ram / 'down' / name}/"),
+                    s5cmd_env(src)),
+            }
+            for tool, (args, env) in tools.items():
+                if opts.only and tool.split(" ")[0] not in opts.only.split(","):
+                    continue
+                results = []
+                for _ in range(opts.runs):
+                    empty_bucket(dst_client, "bench-dst")
+                    shutil.rmtree(ram / "down", ignore_errors=True)
+                    (root / "state.db").unlink(missing_ok=True)
+                    results.append(run_measured(args, env))
+                median = Measurement(
+                    statistics.median(r.wall for r in results),
+                    statistics.median(r.cpu for r in results),
+                    max(r.peak_rss_mib for r in results),
+                )
+                rows.append((name, tool, median, count, size))
+                print(f"  {tool:34s} wall {median.wall:7.2f}s  cpu {median.cpu:6.2f}s  "
+                      f"peak {median.peak_rss_mib:7.1f} MiB   runs: {', '.join(f'{r.wall:.2f}' for r in results)}",
+                      flush=True)
+            shutil.rmtree(ram / name, ignore_errors=True)
+        print_table(rows)
+    finally:
+        src.stop()
+        dst.stop()
+        shutil.rmtree(root, ignore_errors=True)
+        shutil.rmtree(ram, ignore_errors=True)
+    return 0
+
+
+def print_table(rows: list[tuple[str, str, Measurement, int, int]]) -> None:
+    print("\n| dataset | tool | wall s (median) | rate | client CPU s | peak RSS MiB | s3migrate time / this |")
+    print("|---|---|---|---|---|---|---|")
+    ours = {name: m.wall for name, tool, m, _, _ in rows if tool == "s3migrate"}
+    for name, tool, m, count, size in rows:
+        rate = f"{count / m.wall:.0f} obj/s" if size < MIB else f"{count * size / MIB / m.wall:.0f} MiB/s"
+        ratio = f"{ours[name] / m.wall:.2f}" if name in ours else "-"
+        print(f"| {name} | {tool} | {m.wall:.2f} | {rate} | {m.cpu:.2f} | {m.peak_rss_mib:.0f} | {ratio} |")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
