@@ -43,14 +43,32 @@ class Measurement:
 
 def run_measured(args: list[str], env: dict[str, str]) -> Measurement:
     start = time.perf_counter()
-    process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
-    wall = time.perf_counter() - start
-    process.returncode = os.waitstatus_to_exitcode(status)
-    stderr = process.stderr.read().decode(errors="replace") if process.stderr else ""
-    if process.returncode != 0:
-        raise RuntimeError(f"{args[0]} failed ({process.returncode}): {stderr[-2000:]}")
-    return Measurement(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
+    with tempfile.TemporaryFile() as errors:
+        process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=errors)
+        peak_kib = 0
+        while True:
+            # VmHWM is the child's own peak RSS (ru_maxrss would include the forked parent's pages).
+            peak_kib = max(peak_kib, _vm_hwm_kib(process.pid))
+            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            if pid:
+                break
+            time.sleep(0.02)
+        wall = time.perf_counter() - start
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode != 0:
+            errors.seek(0)
+            raise RuntimeError(f"{args[0]} failed ({process.returncode}): {errors.read().decode()[-2000:]}")
+    return Measurement(wall, usage.ru_utime + usage.ru_stime, peak_kib / 1024)
+
+
+def _vm_hwm_kib(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
 
 
 def empty_bucket(client: Any, bucket: str) -> None:
