@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+import json
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
+import botocore.loaders
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError
 from botocore.handlers import add_expect_header
@@ -76,4 +79,37 @@ def make_s3_client(
     except BotoCoreError as exc:
         raise EndpointError(f"{endpoint.describe()}: {describe(exc)}") from None
     client.meta.events.unregister("before-call.s3", add_expect_header)
+    _cache_endpoint_resolution(client)
     return client
+
+
+@functools.cache
+def _unused_endpoint_params() -> frozenset[str]:
+    """Parameters the S3 endpoint ruleset declares but never reads (``Key``, ``Prefix`` in botocore 1.3x+)."""
+    loader = botocore.loaders.create_loader()
+    ruleset = loader.load_service_model("s3", "endpoint-rule-set-1")
+    text = json.dumps(ruleset)
+    return frozenset(
+        name for name in ruleset.get("parameters", {}) if f'"ref": "{name}"' not in text and name in {"Key", "Prefix"}
+    )
+
+
+def _cache_endpoint_resolution(client: Any) -> None:
+    """botocore resolves the endpoint ruleset on every call and caches by *all* parameters, object keys
+    included, so every new key misses the cache (about 20% of the client CPU per small object here).
+    Dropping the parameters the ruleset never reads makes the cache hit, with identical results."""
+    try:
+        provider = client._ruleset_resolver._provider
+        resolve = provider.resolve_endpoint
+    except AttributeError:  # another botocore layout: leave it alone
+        return
+    unused = _unused_endpoint_params()
+    if not unused:
+        return
+
+    def resolve_endpoint(**params: Any) -> Any:
+        for name in unused:
+            params.pop(name, None)
+        return resolve(**params)
+
+    provider.resolve_endpoint = resolve_endpoint
