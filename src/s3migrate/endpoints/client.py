@@ -58,11 +58,12 @@ def make_s3_client(
       and a late 100 then desynchronises the connection (seen with SeaweedFS under load: a 60 s read
       timeout per affected request). rclone and s5cmd do not use it either.
     """
-    s3_options: dict[str, Any] = {"payload_signing_enabled": False}
+    s3_options: Any = {"payload_signing_enabled": False}
     if endpoint.endpoint_url:
         s3_options["addressing_style"] = "path"
+    retries: Any = {"mode": retry_mode, "max_attempts": max_attempts}
     config = Config(
-        retries={"mode": retry_mode, "max_attempts": max_attempts},
+        retries=retries,
         max_pool_connections=max_pool_connections,
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,
