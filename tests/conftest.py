@@ -77,3 +77,13 @@ def buckets(accounts: tuple[Account, Account]) -> tuple[str, str]:
     src.client().create_bucket(Bucket=src_bucket)
     dst.client().create_bucket(Bucket=dst_bucket)
     return src_bucket, dst_bucket
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[Any]:
+    """moto in server mode (SQS, DynamoDB, SSM stand-ins) on 127.0.0.1."""
+    from s3migrate.testing.aws import MotoServer
+
+    server = MotoServer().start()
+    yield server
+    server.stop()

@@ -28,6 +28,7 @@ from s3migrate.engine.options import TransferOptions
 from s3migrate.errors import EndpointError, StateError, translate_endpoint_error
 from s3migrate.ledger.sqlite import SqliteLedger
 from s3migrate.planner.ignore import IgnoreRules
+from s3migrate.planner.mapping import KeyMapping
 from s3migrate.planner.plan import Planner, PlanStats
 from s3migrate.progress.tracker import Snapshot, Tracker
 from s3migrate.queues.sqlite import SqliteQueue
@@ -115,7 +116,9 @@ class SyncRun:
         check_listable(self.dst, "destination")
 
     def planner(self) -> Planner:
-        return Planner(self.src_client, self.dst_client, self.src.location, self.dst.location, self.ignore)
+        return Planner(
+            self.src_client, self.dst_client, KeyMapping.folders(self.src.location, self.dst.location), self.ignore
+        )
 
     def dry_run(self) -> PlanStats:
         self.preflight()

@@ -24,10 +24,9 @@ class UnsortedListingError(EndpointError):
     """The service returned keys out of order, so a merge-join cannot be used."""
 
 
-def list_objects(client: Any, bucket: str, prefix: str, where: str) -> Iterator[ListedObject]:
-    """Every object under ``prefix`` in listing order, keys made relative to the prefix."""
+def list_objects(client: Any, bucket: str, prefix: str, cut: int, where: str) -> Iterator[ListedObject]:
+    """Every object under ``prefix`` in listing order, the first ``cut`` characters of each key removed."""
     paginator = client.get_paginator("list_objects_v2")
-    cut = len(prefix)
     try:
         for page in paginator.paginate(Bucket=bucket, Prefix=prefix, PaginationConfig={"PageSize": 1000}):
             for item in page.get("Contents", ()):

@@ -6,11 +6,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from s3migrate.endpoints.location import S3Location
 from s3migrate.jobs.job import Job
 from s3migrate.planner.ignore import IgnoreRules
 from s3migrate.planner.join import join
 from s3migrate.planner.listing import list_objects
+from s3migrate.planner.mapping import KeyMapping
 from s3migrate.planner.strategy import Action, Decision, SizeOnly, Strategy
 
 
@@ -37,25 +37,29 @@ class PlanStats:
 
 @dataclass
 class Planner:
-    """Plans a folder-to-folder sync: ``src.prefix + k`` is copied to ``dst.prefix + k``."""
+    """Plans one source/destination mapping (folders, or an original bucket pair)."""
 
     src_client: Any
     dst_client: Any
-    src: S3Location
-    dst: S3Location
+    mapping: KeyMapping
     ignore: IgnoreRules = field(default_factory=IgnoreRules)
     strategy: Strategy = field(default_factory=SizeOnly)
     stats: PlanStats = field(default_factory=PlanStats)
     keep_examples: int = 10
 
     def decisions(self) -> Iterator[Decision]:
+        m = self.mapping
         pairs = join(
-            lambda: list_objects(self.src_client, self.src.bucket, self.src.prefix, f"source {self.src}"),
-            lambda: list_objects(self.dst_client, self.dst.bucket, self.dst.prefix, f"destination {self.dst}"),
+            lambda: list_objects(
+                self.src_client, m.src_bucket, m.src_list_prefix, m.src_cut, f"source s3://{m.src_bucket}"
+            ),
+            lambda: list_objects(
+                self.dst_client, m.dst_bucket, m.dst_list_prefix, m.dst_cut, f"destination s3://{m.dst_bucket}"
+            ),
         )
         for src, dst in pairs:
             self.stats.listed += 1
-            if self.ignore and self.ignore.ignores(self.src.bucket, self.src.key_for(src.key)):
+            if self.ignore and self.ignore.ignores(m.src_bucket, m.src_key(src.key)):
                 self.stats.ignored += 1
                 continue
             decision = self.strategy.decide(src, dst)
@@ -69,11 +73,12 @@ class Planner:
 
     def job_for(self, decision: Decision) -> Job:
         src = decision.src
+        m = self.mapping
         return Job(
-            src_bucket=self.src.bucket,
-            src_key=self.src.key_for(src.key),
-            dst_bucket=self.dst.bucket,
-            dst_key=self.dst.key_for(src.key),
+            src_bucket=m.src_bucket,
+            src_key=m.src_key(src.key),
+            dst_bucket=m.dst_bucket,
+            dst_key=m.dst_key(src.key),
             size=src.size,
             version_id=src.version_id,
             etag=src.etag,

@@ -1,0 +1,325 @@
+"""Amazon DynamoDB as the Ledger: the original table layout, with conditional (optimistic) claims.
+
+Claims read the item with a consistent read, decide exactly as the SQLite ledger does, and write with a
+condition on ``tryTimes`` (which every claim increments), so two workers claiming one job at once cannot
+both win. ``versionId`` is written as the string ``"null"`` when unknown, as the original did.
+"""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from s3migrate.errors import EndpointError, describe, error_code
+from s3migrate.jobs.job import Job
+from s3migrate.ledger import schema as S
+from s3migrate.ledger.base import (
+    Claim,
+    ClaimResult,
+    JobState,
+    LedgerRecord,
+    LedgerSummary,
+    Outcome,
+    UploadRecord,
+    same_source,
+)
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def _now_text(ts: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
+
+
+def _num(value: Any, default: float = 0) -> float:
+    return float(value) if value is not None else default
+
+
+def _item_to_record(item: dict[str, Any]) -> LedgerRecord:
+    d = {k: _deserializer.deserialize(v) for k, v in item.items()}
+    version = d.get(S.VERSION_ID)
+    return LedgerRecord(
+        key=d[S.KEY],
+        dst_bucket=d.get(S.DES_BUCKET, ""),
+        dst_key=d.get(S.DES_KEY, ""),
+        size=int(_num(d.get(S.SIZE))),
+        version_id=None if version in (None, "null") else str(version),
+        src_etag=d.get(S.SRC_ETAG),
+        state=JobState(d.get(S.STATE, "PENDING")),
+        job_status=set(d.get(S.JOB_STATUS, set())),
+        instance_ids=set(d.get(S.INSTANCE_ID, set())),
+        try_times=int(_num(d.get(S.TRY_TIMES))),
+        fail_count=int(_num(d.get(S.FAIL_COUNT))),
+        first_time=d.get(S.FIRST_TIME),
+        start_time=d.get(S.START_TIME),
+        start_time_f=float(d[S.START_TIME_F]) if S.START_TIME_F in d else None,
+        end_time=d.get(S.END_TIME),
+        end_time_f=float(d[S.END_TIME_F]) if S.END_TIME_F in d else None,
+        total_spent_time=float(d[S.TOTAL_SPENT_TIME]) if S.TOTAL_SPENT_TIME in d else None,
+        progress=_num(d.get(S.LAST_TIME_PROGRESS)),
+        dst_etag=d.get(S.DES_ETAG),
+        upload_id=d.get(S.UPLOAD_ID),
+        upload_part_size=int(d[S.UPLOAD_PART_SIZE]) if S.UPLOAD_PART_SIZE in d else None,
+        upload_src_etag=d.get(S.UPLOAD_SRC_ETAG),
+        upload_src_version=d.get(S.UPLOAD_SRC_VERSION),
+        lease_owner=d.get(S.LEASE_OWNER),
+        lease_expires=float(d[S.LEASE_EXPIRES]) if S.LEASE_EXPIRES in d else None,
+        last_error=d.get(S.LAST_ERROR),
+    )
+
+
+class _Update:
+    """Builds one UpdateItem expression with placeholder names and values."""
+
+    def __init__(self) -> None:
+        self.sets: list[str] = []
+        self.removes: list[str] = []
+        self.adds: list[str] = []
+        self.names: dict[str, str] = {}
+        self.values: dict[str, Any] = {}
+
+    def _name(self, attr: str) -> str:
+        placeholder = f"#a{len(self.names)}"
+        self.names[placeholder] = attr
+        return placeholder
+
+    def _value(self, value: Any) -> str:
+        placeholder = f":v{len(self.values)}"
+        if isinstance(value, float):
+            value = Decimal(str(value))
+        self.values[placeholder] = _serializer.serialize(value)
+        return placeholder
+
+    def set(self, attr: str, value: Any, *, if_missing: bool = False) -> _Update:
+        if value is None:
+            self.removes.append(self._name(attr))
+            return self
+        name = self._name(attr)
+        val = self._value(value)
+        self.sets.append(f"{name} = if_not_exists({name}, {val})" if if_missing else f"{name} = {val}")
+        return self
+
+    def add(self, attr: str, value: Any) -> _Update:
+        self.adds.append(f"{self._name(attr)} {self._value(value)}")
+        return self
+
+    def condition(self, text: str, **values: Any) -> str:
+        """A condition expression; ``{attr}`` and ``:name`` placeholders are filled in."""
+        for key, value in values.items():
+            if key.startswith("attr_"):
+                text = text.replace("{" + key + "}", self._name(value))
+            else:
+                text = text.replace(":" + key, self._value(value))
+        return text
+
+    def expression(self) -> str:
+        parts = []
+        if self.sets:
+            parts.append("SET " + ", ".join(self.sets))
+        if self.removes:
+            parts.append("REMOVE " + ", ".join(self.removes))
+        if self.adds:
+            parts.append("ADD " + ", ".join(self.adds))
+        return " ".join(parts)
+
+
+class DynamoLedger:
+    def __init__(self, client: Any, table: str) -> None:
+        self._client = client
+        self.table = table
+
+    def _call(self, operation: str, **kwargs: Any) -> Any:
+        try:
+            return getattr(self._client, operation)(TableName=self.table, **kwargs)
+        except ClientError as exc:
+            raise EndpointError(f"DynamoDB {operation} on {self.table}: {describe(exc)}") from None
+
+    def _update(self, key: str, update: _Update, condition: str | None = None) -> None:
+        args: dict[str, Any] = {
+            "Key": {S.KEY: {"S": key}},
+            "UpdateExpression": update.expression(),
+            "ExpressionAttributeNames": update.names,
+        }
+        if update.values:
+            args["ExpressionAttributeValues"] = update.values
+        if condition:
+            args["ConditionExpression"] = condition
+        self._client.update_item(TableName=self.table, **args)
+
+    def _update_checked(self, key: str, update: _Update, condition: str | None = None) -> bool:
+        try:
+            self._update(key, update, condition)
+            return True
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise EndpointError(f"DynamoDB UpdateItem on {self.table}: {describe(exc)}") from None
+
+    def _job_fields(self, update: _Update, job: Job) -> _Update:
+        update.set(S.DES_BUCKET, job.dst_bucket).set(S.DES_KEY, job.dst_key).set(S.SIZE, job.size)
+        update.set(S.VERSION_ID, job.version_id or "null")
+        if job.etag:
+            update.set(S.SRC_ETAG, job.etag)
+        return update
+
+    def register(self, jobs: Sequence[Job]) -> None:
+        now = _now_text(time.time())
+
+        def one(job: Job) -> None:
+            update = self._job_fields(_Update(), job)
+            update.set(S.STATE, JobState.PENDING.value).set(S.FAIL_COUNT, 0).set(S.TRY_TIMES, 0, if_missing=True)
+            update.set(S.FIRST_TIME, now, if_missing=True).set(S.LEASE_OWNER, None).set(S.LEASE_EXPIRES, None)
+            if not self._update_checked(job.ledger_key, update):
+                raise EndpointError("unexpected conditional failure")  # pragma: no cover
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(one, jobs))
+
+    def get(self, key: str) -> LedgerRecord | None:
+        item = self._call("get_item", Key={S.KEY: {"S": key}}, ConsistentRead=True).get("Item")
+        return _item_to_record(item) if item else None
+
+    def claim(self, job: Job, owner: str, lease_seconds: float) -> Claim:
+        for _ in range(8):
+            now = time.time()
+            record = self.get(job.ledger_key)
+            if record is not None:
+                if record.state is JobState.DONE and same_source(record, job):
+                    return Claim(ClaimResult.ALREADY_DONE, record)
+                if (
+                    record.state is JobState.RUNNING
+                    and record.lease_owner not in (None, owner)
+                    and (record.lease_expires or 0) > now
+                ):
+                    return Claim(ClaimResult.BUSY, record)
+            update = self._job_fields(_Update(), job)
+            update.set(S.STATE, JobState.RUNNING.value).set(S.LEASE_OWNER, owner)
+            update.set(S.LEASE_EXPIRES, round(now + lease_seconds, 3)).set(S.START_TIME, _now_text(now))
+            update.set(S.START_TIME_F, round(now, 3)).set(S.FIRST_TIME, _now_text(now), if_missing=True)
+            update.add(S.TRY_TIMES, 1).add(S.INSTANCE_ID, {owner})
+            if record is None:
+                condition = update.condition("attribute_not_exists({attr_k})", attr_k=S.KEY)
+            else:
+                condition = update.condition(
+                    "attribute_not_exists({attr_t}) OR {attr_t} = :seen", attr_t=S.TRY_TIMES, seen=record.try_times
+                ) if record.try_times == 0 else update.condition("{attr_t} = :seen", attr_t=S.TRY_TIMES,
+                                                                 seen=record.try_times)
+            if self._update_checked(job.ledger_key, update, condition):
+                return Claim(ClaimResult.CLAIMED, self.get(job.ledger_key))
+        record = self.get(job.ledger_key)
+        return Claim(ClaimResult.BUSY, record)
+
+    def renew(self, key: str, owner: str, lease_seconds: float, progress: float | None = None) -> bool:
+        update = _Update().set(S.LEASE_EXPIRES, round(time.time() + lease_seconds, 3))
+        if progress is not None:
+            update.set(S.LAST_TIME_PROGRESS, round(progress, 1))
+        condition = update.condition("{attr_o} = :me", attr_o=S.LEASE_OWNER, me=owner)
+        return self._update_checked(key, update, condition)
+
+    def record_upload(self, key: str, owner: str, upload: UploadRecord | None) -> None:
+        update = _Update()
+        update.set(S.UPLOAD_ID, upload.upload_id if upload else None)
+        update.set(S.UPLOAD_PART_SIZE, upload.part_size if upload else None)
+        update.set(S.UPLOAD_SRC_ETAG, upload.src_etag if upload else None)
+        update.set(S.UPLOAD_SRC_VERSION, upload.src_version if upload else None)
+        condition = update.condition("attribute_exists({attr_k})", attr_k=S.KEY)
+        self._update_checked(key, update, condition)
+
+    def complete(self, key: str, owner: str, dst_etag: str, version_id: str | None = None) -> None:
+        record = self.get(key)
+        if record is None:
+            return
+        now = time.time()
+        update = _Update().set(S.STATE, JobState.DONE.value).set(S.END_TIME, _now_text(now))
+        update.set(S.END_TIME_F, round(now, 3)).set(S.LAST_TIME_PROGRESS, 100)
+        update.set(S.TOTAL_SPENT_TIME, round(now - (record.start_time_f or now), 3)).set(S.DES_ETAG, dst_etag)
+        update.set(S.FAIL_COUNT, 0)
+        for attr in (S.LAST_ERROR, S.UPLOAD_ID, S.UPLOAD_PART_SIZE, S.UPLOAD_SRC_ETAG, S.UPLOAD_SRC_VERSION,
+                     S.LEASE_OWNER, S.LEASE_EXPIRES):
+            update.set(attr, None)
+        if version_id:
+            update.set(S.VERSION_ID, version_id)
+        update.add(S.JOB_STATUS, {Outcome.DONE.value})
+        self._update_checked(key, update)
+
+    def fail(self, key: str, owner: str, reason: str, outcome: Outcome, final: bool) -> int:
+        record = self.get(key)
+        if record is None:
+            return 0
+        failures = record.fail_count + (0 if outcome in (Outcome.TIMEOUT, Outcome.QUIT) else 1)
+        now = time.time()
+        update = _Update().set(S.STATE, (JobState.FAILED if final else JobState.PENDING).value)
+        update.set(S.FAIL_COUNT, failures).set(S.LAST_ERROR, reason[:2000]).set(S.END_TIME, _now_text(now))
+        update.set(S.END_TIME_F, round(now, 3)).set(S.LEASE_OWNER, None).set(S.LEASE_EXPIRES, None)
+        update.add(S.JOB_STATUS, {outcome.value})
+        self._update_checked(key, update)
+        return failures
+
+    def _scan(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        try:
+            for page in self._client.get_paginator("scan").paginate(TableName=self.table, ConsistentRead=True, **kwargs):
+                yield from page.get("Items", [])
+        except ClientError as exc:
+            raise EndpointError(f"DynamoDB Scan on {self.table}: {describe(exc)}") from None
+
+    def records(self, state: JobState | None = None) -> Iterator[LedgerRecord]:
+        kwargs: dict[str, Any] = {}
+        if state is not None:
+            kwargs = {"FilterExpression": "#s = :s", "ExpressionAttributeNames": {"#s": S.STATE},
+                      "ExpressionAttributeValues": {":s": {"S": state.value}}}
+        return iter(sorted((_item_to_record(i) for i in self._scan(**kwargs)), key=lambda r: r.key))
+
+    def destination_keys(self, dst_bucket: str) -> Iterator[tuple[str, str | None]]:
+        out: list[tuple[str, str | None]] = []
+        try:
+            for page in self._client.get_paginator("query").paginate(
+                TableName=self.table,
+                IndexName=S.DES_BUCKET_INDEX,
+                KeyConditionExpression="#b = :b",
+                ExpressionAttributeNames={"#b": S.DES_BUCKET},
+                ExpressionAttributeValues={":b": {"S": dst_bucket}},
+            ):
+                for item in page.get("Items", []):
+                    version = item.get(S.VERSION_ID, {}).get("S")
+                    out.append((item[S.DES_KEY]["S"], None if version in (None, "null") else version))
+        except ClientError as exc:
+            raise EndpointError(f"DynamoDB Query on {self.table}/{S.DES_BUCKET_INDEX}: {describe(exc)}") from None
+        return iter(sorted(out))
+
+    def summary(self) -> LedgerSummary:
+        counts = dict.fromkeys(JobState, 0)
+        sizes = dict.fromkeys(JobState, 0)
+        retries = 0
+        for record in self.records():
+            counts[record.state] += 1
+            sizes[record.state] += record.size
+            retries += max(record.try_times - 1, 0)
+        return LedgerSummary(counts, sizes, retries)
+
+    def close(self) -> None:
+        pass
+
+
+def create_table(client: Any, table: str, *, wait: bool = True) -> None:
+    """Create the ledger table with the original layout (on-demand capacity). Used by tests and docs."""
+    client.create_table(
+        TableName=table,
+        AttributeDefinitions=[{"AttributeName": S.KEY, "AttributeType": "S"},
+                              {"AttributeName": S.DES_BUCKET, "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": S.KEY, "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+        GlobalSecondaryIndexes=[{
+            "IndexName": S.DES_BUCKET_INDEX,
+            "KeySchema": [{"AttributeName": S.DES_BUCKET, "KeyType": "HASH"}],
+            "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": [S.DES_KEY, S.VERSION_ID]},
+        }],
+    )
+    if wait:
+        client.get_waiter("table_exists").wait(TableName=table, WaiterConfig={"Delay": 1, "MaxAttempts": 60})

@@ -1,0 +1,128 @@
+"""Amazon SQS as the WorkQueue (any SQS-compatible endpoint through the usual AWS endpoint settings)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from s3migrate.errors import EndpointError, describe, error_code
+from s3migrate.queues.base import SEND_BATCH, Message, QueueCounts
+
+_GONE_RECEIPT = {"ReceiptHandleIsInvalid", "InvalidParameterValue", "MessageNotInflight",
+                 "AWS.SimpleQueueService.MessageNotInflight"}
+
+
+class SqsQueue:
+    def __init__(self, client: Any, queue_url: str) -> None:
+        self._client = client
+        self.url = queue_url
+        self._dlq_url: str | None | bool = False  # False: not looked up yet
+
+    @classmethod
+    def open(cls, client: Any, name_or_url: str) -> SqsQueue:
+        if name_or_url.startswith(("https://", "http://")):
+            return cls(client, name_or_url)
+        try:
+            url = client.get_queue_url(QueueName=name_or_url)["QueueUrl"]
+        except ClientError as exc:
+            raise EndpointError(f"SQS queue {name_or_url!r}: {describe(exc)}") from None
+        except Exception as exc:
+            raise EndpointError(f"SQS queue {name_or_url!r}: {describe(exc)}") from None
+        return cls(client, str(url))
+
+    def _call(self, operation: str, **kwargs: Any) -> Any:
+        try:
+            return getattr(self._client, operation)(QueueUrl=self.url, **kwargs)
+        except ClientError as exc:
+            raise EndpointError(f"SQS {operation} on {self.url}: {describe(exc)}") from None
+
+    def send(self, bodies: Sequence[str]) -> None:
+        for start in range(0, len(bodies), SEND_BATCH):
+            entries = [{"Id": str(i), "MessageBody": body} for i, body in enumerate(bodies[start : start + SEND_BATCH])]
+            response = self._call("send_message_batch", Entries=entries)
+            failed = response.get("Failed") or []
+            retry = [e for e in entries if e["Id"] in {f["Id"] for f in failed if not f.get("SenderFault")}]
+            if retry:
+                self._call("send_message_batch", Entries=retry)
+            sender_faults = [f for f in failed if f.get("SenderFault")]
+            if sender_faults:
+                raise EndpointError(f"SQS rejected {len(sender_faults)} messages: {sender_faults[0].get('Message')}")
+
+    def receive(self, max_messages: int, visibility_timeout: float, wait_seconds: float = 0.0) -> list[Message]:
+        response = self._call(
+            "receive_message",
+            MaxNumberOfMessages=max(1, min(10, max_messages)),
+            VisibilityTimeout=int(min(max(visibility_timeout, 0), 43200)),
+            WaitTimeSeconds=int(min(max(wait_seconds, 0), 20)),
+            MessageSystemAttributeNames=["ApproximateReceiveCount"],
+        )
+        return [
+            Message(
+                message_id=m["MessageId"],
+                body=m["Body"],
+                receipt=m["ReceiptHandle"],
+                receive_count=int(m.get("Attributes", {}).get("ApproximateReceiveCount", 1)),
+            )
+            for m in response.get("Messages", [])
+        ]
+
+    def ack(self, receipt: str) -> None:
+        try:
+            self._client.delete_message(QueueUrl=self.url, ReceiptHandle=receipt)
+        except ClientError as exc:
+            if error_code(exc) not in _GONE_RECEIPT:
+                raise EndpointError(f"SQS DeleteMessage: {describe(exc)}") from None
+
+    def change_visibility(self, receipt: str, timeout: float) -> None:
+        try:
+            self._client.change_message_visibility(
+                QueueUrl=self.url, ReceiptHandle=receipt, VisibilityTimeout=int(min(max(timeout, 0), 43200))
+            )
+        except ClientError as exc:
+            if error_code(exc) not in _GONE_RECEIPT:
+                raise EndpointError(f"SQS ChangeMessageVisibility: {describe(exc)}") from None
+
+    def _attributes(self, url: str, names: list[str]) -> dict[str, str]:
+        try:
+            return dict(self._client.get_queue_attributes(QueueUrl=url, AttributeNames=names).get("Attributes", {}))
+        except ClientError as exc:
+            raise EndpointError(f"SQS GetQueueAttributes on {url}: {describe(exc)}") from None
+
+    def dead_letter_url(self) -> str | None:
+        if self._dlq_url is False:
+            policy = self._attributes(self.url, ["RedrivePolicy"]).get("RedrivePolicy")
+            arn = json.loads(policy).get("deadLetterTargetArn") if policy else None
+            if arn:
+                name, account = arn.split(":")[-1], arn.split(":")[-2]
+                try:
+                    url = self._client.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
+                    self._dlq_url = str(url)
+                except ClientError:
+                    self._dlq_url = None
+            else:
+                self._dlq_url = None
+        return self._dlq_url if isinstance(self._dlq_url, str) else None
+
+    def counts(self) -> QueueCounts:
+        names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+                 "ApproximateNumberOfMessagesDelayed"]
+        attrs = self._attributes(self.url, names)
+        dead = 0
+        dlq = self.dead_letter_url()
+        if dlq:
+            dead = int(self._attributes(dlq, ["ApproximateNumberOfMessages"]).get("ApproximateNumberOfMessages", 0))
+        return QueueCounts(
+            visible=int(attrs.get("ApproximateNumberOfMessages", 0))
+            + int(attrs.get("ApproximateNumberOfMessagesDelayed", 0)),
+            in_flight=int(attrs.get("ApproximateNumberOfMessagesNotVisible", 0)),
+            dead=dead,
+        )
+
+    def purge(self) -> None:
+        self._call("purge_queue")
+
+    def close(self) -> None:
+        pass
