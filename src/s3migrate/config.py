@@ -109,6 +109,28 @@ class Settings(BaseModel):
     to_endpoint: str | None = None
     from_region: str | None = None
     to_region: str | None = None
+    # cluster mode
+    job_type: str = Field("PUT", description="PUT: stored credentials write the destination; GET: read the source")
+    queue: str | None = Field(None, description="sqlite:///PATH, sqs://NAME or an SQS URL (sqs_queue_name)")
+    ledger: str | None = Field(None, description="sqlite:///PATH or dynamodb://TABLE (table_queue_name)")
+    ssm_parameter_bucket: str | None = None
+    ssm_parameter_credentials: str | None = None
+    ssm_parameter_ignore_list: str | None = None
+    des_bucket_default: str | None = None
+    des_prefix_default: str = ""
+
+    @field_validator("job_type")
+    @classmethod
+    def _job_type(cls, value: str) -> str:
+        upper = value.strip().upper()
+        if upper not in {"PUT", "GET"}:
+            raise ValueError(f"JobType must be PUT or GET, not {value!r}")
+        return upper
+
+    @field_validator("des_prefix_default")
+    @classmethod
+    def _des_prefix(cls, value: str) -> str:
+        return (value or "").strip("/")
 
     @field_validator("storage_class")
     @classmethod
@@ -158,14 +180,20 @@ ORIGINAL_KEYS: dict[str, str] = {
     "JobTimeout": "job_timeout",
     "CleanUnfinishedUpload": "clean_unfinished_upload",
     "LoggingLevel": "log_level",
+    "JobType": "job_type",
+    "sqs_queue_name": "queue",
+    "table_queue_name": "ledger",
+    "ssm_parameter_bucket": "ssm_parameter_bucket",
+    "ssm_parameter_credentials": "ssm_parameter_credentials",
+    "ssm_parameter_ignore_list": "ssm_parameter_ignore_list",
+    "Des_bucket_default": "des_bucket_default",
+    "Des_prefix_default": "des_prefix_default",
 }
 # Original keys that belong to other commands (cluster, Lambda, versioning); accepted and left to them.
 FOREIGN_ORIGINAL_KEYS = frozenset(
-    {"JobType", "table_queue_name", "sqs_queue_name", "ssm_parameter_bucket", "ssm_parameter_credentials",
-     "ssm_parameter_ignore_list", "Des_bucket_default", "Des_prefix_default", "JobsenderCompareVersionId",
-     "UpdateVersionId", "GetObjectWithVersionId", "ifVerifyMD5Twice", "LocalProfileMode", "src_bucket",
-     "src_prefix", "des_bucket", "des_prefix", "sqs_queue_name_dlq", "JobsenderQueueBusy", "CleanUnfinishedUpload_",
-     "DynamoDBCapacity"}
+    {"JobsenderCompareVersionId", "UpdateVersionId", "GetObjectWithVersionId", "ifVerifyMD5Twice",
+     "LocalProfileMode", "src_bucket", "src_prefix", "des_bucket", "des_prefix", "sqs_queue_name_dlq",
+     "JobsenderQueueBusy", "DynamoDBCapacity"}
 )
 
 

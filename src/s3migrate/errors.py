@@ -182,6 +182,10 @@ def describe(exc: BaseException) -> str:
         code = error_code(exc) or str(http_status(exc))
         msg = exc.response.get("Error", {}).get("Message") or ""
         op = getattr(exc, "operation_name", "") or ""
+        if code in ("404", "NotFound") and op == "HeadObject":  # HEAD answers carry no error body
+            code, msg = "NotFound", "the object or its bucket does not exist"
+        elif code in ("403", "Forbidden") and op == "HeadObject":
+            code, msg = "AccessDenied", "access denied (HEAD answers carry no detail)"
         text = f"{code}: {msg}" if msg and msg != code else code
         return f"{text} ({op})" if op else text
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -10,6 +10,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -135,19 +136,7 @@ def sync(src: str, dst: str, config_file: Path | None, dry_run: bool, yes: bool,
         _print_plan(stats, "to copy")
         return click.confirm(f"Copy {stats.to_copy} objects to {dst}?", default=False)
 
-    interrupts = 0
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        nonlocal interrupts
-        interrupts += 1
-        if interrupts > 1:
-            click.echo("s3migrate: stopped hard; run the same command again to continue", err=True)
-            os._exit(EXIT_INTERRUPTED)
-        click.echo("s3migrate: stopping after the parts in flight (press Ctrl-C again to stop now)", err=True)
-        run.cancel()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    _install_stop_handler(run.cancel, "run the same command again to continue")
     with ProgressRenderer(run.tracker):
         report = run.run(confirm if interactive else None)
     if report.declined:
@@ -157,6 +146,142 @@ def sync(src: str, dst: str, config_file: Path | None, dry_run: bool, yes: bool,
     if report.interrupted:
         click.echo("interrupted: run the same command again to continue", err=True)
     sys.exit(report.exit_code)
+
+
+def cluster_options(func: Any) -> Any:
+    """Queue, ledger and the original cluster settings (also readable from the environment and config)."""
+    options = [
+        click.option("--queue", help="sqlite:///PATH, sqs://NAME or an SQS queue URL (sqs_queue_name)."),
+        click.option("--ledger", help="sqlite:///PATH or dynamodb://TABLE (table_queue_name)."),
+        click.option("--job-type", help="PUT: stored credentials write the destination; GET: they read the source."),
+        click.option("--ssm-parameter-credentials", help="SSM SecureString with the other account's keys."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _install_stop_handler(cancel: Any, what: str) -> None:
+    """First SIGINT/SIGTERM: stop taking work, leave uploads resumable; a second one exits at once."""
+    interrupts = 0
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        nonlocal interrupts
+        interrupts += 1
+        if interrupts > 1:
+            click.echo(f"s3migrate: stopped hard; {what}", err=True)
+            os._exit(EXIT_INTERRUPTED)
+        click.echo("s3migrate: stopping after the parts in flight (signal again to stop now)", err=True)
+        cancel()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+
+
+@cli.command()
+@click.argument("src", required=False)
+@click.argument("dst", required=False)
+@transfer_options
+@cluster_options
+@click.option("--pairs", "pairs_file", type=click.Path(path_type=Path),
+              help="Bucket pairs JSON: [{src_bucket, src_prefix, des_bucket, des_prefix}] (original layout).")
+@click.option("--ssm-parameter-bucket", help="SSM parameter holding the bucket pairs JSON.")
+@click.option("--ssm-parameter-ignore-list", help="SSM parameter holding the ignore list.")
+@click.option("--clean-unfinished-upload", is_flag=True, default=None,
+              help="Abort unfinished multipart uploads under each destination prefix first.")
+@click.option("--force", is_flag=True, help="Send even though the queue still has jobs.")
+def send(src: str | None, dst: str | None, config_file: Path | None, pairs_file: Path | None, force: bool,
+         **params: Any) -> None:
+    """The jobsender: compare each bucket pair and put one job per missing object on the queue.
+
+    Bucket pairs (--pairs or ssm_parameter_bucket) keep the original layout: the destination key is
+    des_prefix/ + the whole source key. SRC DST maps folders, like sync.
+    """
+    from s3migrate.cluster import bucket_pairs, run_send
+
+    settings = _settings(params, config_file)
+    _configure_logging(settings)
+    report = run_send(settings, bucket_pairs(settings, pairs_file, src, dst), force=force)
+    for mapping, stats in report.stats:
+        click.echo(f"{mapping.describe()}: {stats.to_copy} jobs, {format_size(stats.bytes_to_copy)} "
+                   f"(listed {stats.listed}, already there {stats.skipped}, ignored {stats.ignored})")
+    click.echo(f"sent {report.jobs} jobs, {format_size(report.bytes)}; largest object {format_size(report.largest)}; "
+               f"a worker needs about {format_size(report.worker_memory)} for data in flight "
+               f"({settings.workers} workers x {settings.threads} threads x part size)")
+
+
+@cli.command()
+@transfer_options
+@cluster_options
+@click.option("--des-bucket-default", help="Destination bucket for S3 event messages (Des_bucket_default).")
+@click.option("--des-prefix-default", help="Destination prefix for S3 event messages (Des_prefix_default).")
+@click.option("--exit-when-idle", type=float, help="Stop after this many seconds without a job.")
+def work(config_file: Path | None, exit_when_idle: float | None, **params: Any) -> None:
+    """A worker: take jobs (original messages and S3 event notifications) from the queue and copy them.
+
+    SIGTERM (a Spot interruption, a scale-in) stops taking jobs and leaves in-flight uploads resumable.
+    """
+    from s3migrate.cluster import WorkRun
+
+    settings = _settings(params, config_file)
+    _configure_logging(settings)
+    run = WorkRun(settings, exit_when_idle)
+    _install_stop_handler(run.cancel, "the jobs in flight come back to the queue")
+    with ProgressRenderer(run.tracker, interval=60.0):
+        tracker = run.run()
+    s = tracker.snapshot()
+    click.echo(f"worker done: {s.objects_done} copied ({format_size(s.bytes_sent)}), {s.objects_skipped} already "
+               f"done, {s.objects_failed} failed")
+
+
+@cli.command()
+@click.option("--ledger", help="sqlite:///PATH or dynamodb://TABLE (table_queue_name).")
+@click.option("--queue", help="Also show queue depth, in-flight and dead-letter counts.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--config", "config_file", type=click.Path(path_type=Path), help="Settings file.")
+def status(ledger: str | None, queue: str | None, as_json: bool, config_file: Path | None) -> None:
+    """Summarise the ledger: done / failed / in progress, retries, slowest objects, throughput."""
+    import json
+
+    from s3migrate.cluster import open_ledger, open_queue
+    from s3migrate.status import build_status
+
+    settings = _settings({"ledger": ledger, "queue": queue}, config_file)
+    if not settings.ledger:
+        raise click.UsageError("--ledger is required (or table_queue_name)")
+    the_ledger = open_ledger(settings.ledger)
+    the_queue = open_queue(settings.queue) if settings.queue else None
+    try:
+        report = build_status(the_ledger, the_queue)
+    finally:
+        the_ledger.close()
+        if the_queue is not None:
+            the_queue.close()
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), indent=2))
+        return
+    o, b = report.objects, report.bytes
+    click.echo(f"done        {o['DONE']:>8} objects  {format_size(b['DONE'])}")
+    click.echo(f"failed      {o['FAILED']:>8} objects  {format_size(b['FAILED'])}")
+    click.echo(f"in progress {o['RUNNING']:>8} objects  {format_size(b['RUNNING'])}")
+    click.echo(f"pending     {o['PENDING']:>8} objects  {format_size(b['PENDING'])}")
+    click.echo(f"retries     {report.retries:>8}")
+    if report.queue is not None:
+        q = report.queue
+        click.echo(f"queue       {q['visible']} waiting, {q['in_flight']} in flight, {q['dead_letters']} dead letters")
+    if report.slowest:
+        click.echo("slowest:")
+        for item in report.slowest[:5]:
+            click.echo(f"  {item['seconds']:8.1f}s  {format_size(item['size']):>10}  {item['key']}")
+    if report.throughput:
+        click.echo("completed per minute (UTC):")
+        for item in report.throughput[-10:]:
+            minute = time.strftime("%H:%M", time.gmtime(item["minute"]))
+            click.echo(f"  {minute}  {format_size(item['bytes'])}")
+    if report.failed:
+        click.echo("failed:")
+        for item in report.failed[:20]:
+            click.echo(f"  {item['key']}: {item['error']}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
@@ -18,6 +18,15 @@ from s3migrate.errors import EndpointError, describe
 
 
 @dataclass(frozen=True)
+class Credentials:
+    """Explicit keys for the other account (from an SSM SecureString), instead of a profile."""
+
+    access_key_id: str
+    secret_access_key: str = field(repr=False)
+    session_token: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
 class Endpoint:
     """A bucket location plus how to reach it (profile, region, S3-compatible endpoint URL)."""
 
@@ -25,6 +34,7 @@ class Endpoint:
     profile: str | None = None
     region: str | None = None
     endpoint_url: str | None = None
+    credentials: Credentials | None = field(default=None, repr=False)
 
     @property
     def bucket(self) -> str:
@@ -74,7 +84,13 @@ def make_s3_client(
         user_agent_extra="s3migrate",
     )
     try:
-        session = boto3.session.Session(profile_name=endpoint.profile)
+        keys = endpoint.credentials
+        session = boto3.session.Session(
+            profile_name=endpoint.profile,
+            aws_access_key_id=keys.access_key_id if keys else None,
+            aws_secret_access_key=keys.secret_access_key if keys else None,
+            aws_session_token=keys.session_token if keys else None,
+        )
         region = endpoint.region or session.region_name or "us-east-1"
         client = session.client("s3", region_name=region, endpoint_url=endpoint.endpoint_url, config=config)
     except BotoCoreError as exc:

@@ -8,9 +8,9 @@ both win. ``versionId`` is written as the string ``"null"`` when unknown, as the
 from __future__ import annotations
 
 import time
-from decimal import Decimal
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -264,7 +264,8 @@ class DynamoLedger:
 
     def _scan(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
         try:
-            for page in self._client.get_paginator("scan").paginate(TableName=self.table, ConsistentRead=True, **kwargs):
+            pages = self._client.get_paginator("scan").paginate(TableName=self.table, ConsistentRead=True, **kwargs)
+            for page in pages:
                 yield from page.get("Items", [])
         except ClientError as exc:
             raise EndpointError(f"DynamoDB Scan on {self.table}: {describe(exc)}") from None

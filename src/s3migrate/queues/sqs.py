@@ -19,7 +19,7 @@ class SqsQueue:
     def __init__(self, client: Any, queue_url: str) -> None:
         self._client = client
         self.url = queue_url
-        self._dlq_url: str | None | bool = False  # False: not looked up yet
+        self._dlq_url: str | bool | None = False  # False: not looked up yet
 
     @classmethod
     def open(cls, client: Any, name_or_url: str) -> SqsQueue:

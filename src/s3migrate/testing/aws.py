@@ -52,7 +52,7 @@ class MotoServer:
     def client(self, service: str) -> Any:
         import boto3
 
-        return boto3.client(
+        return boto3.client(  # type: ignore[call-overload]
             service, endpoint_url=self.endpoint_url, region_name=self.region,
             aws_access_key_id="testing", aws_secret_access_key="testing",
         )

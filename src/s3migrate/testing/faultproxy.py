@@ -13,7 +13,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 _HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "trailer"}
 
@@ -58,6 +58,7 @@ class FaultProxy:
     upstream: str  # http://127.0.0.1:PORT
     rules: list[Rule] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)  # "METHOD kind" -> requests seen
+    paths: dict[str, int] = field(default_factory=dict)  # "METHOD /bucket/key" -> requests seen
     _server: ThreadingHTTPServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -68,9 +69,11 @@ class FaultProxy:
 
     def count(self, method: str, target: str) -> None:
         kind = "part" if "partNumber=" in target else "object"
+        path = f"{method} {unquote(target.split('?', 1)[0])}"
         with self._lock:
             key = f"{method} {kind}"
             self.counts[key] = self.counts.get(key, 0) + 1
+            self.paths[path] = self.paths.get(path, 0) + 1
 
     def pick(self, method: str, target: str) -> list[Rule]:
         with self._lock:

@@ -42,11 +42,13 @@ class WorkerSettings:
     owner: str
     default_destination: tuple[str, str] | None = None  # for S3 event messages
     max_retry_delay: float = 60.0
+    receive_wait: float = 0.2  # long-poll seconds per receive (SQS: up to 20)
 
     @property
     def visibility_timeout(self) -> float:
-        """Long enough for one attempt; the heartbeat extends it while a job is alive."""
-        return min(self.job_timeout + 120.0, 12 * 3600.0)
+        """The message's (and the ledger lease's) lifetime without a heartbeat. Kept short so a killed
+        worker's job comes back within minutes; the heartbeat extends it while the job is alive."""
+        return min(self.job_timeout, 300.0) + 30.0
 
     @property
     def heartbeat_interval(self) -> float:
@@ -129,7 +131,9 @@ class Worker:
         last_work = time.monotonic()
         while not self.cancelled.is_set():
             try:
-                messages = self.queue.receive(1, self.settings.visibility_timeout, wait_seconds=0.2)
+                messages = self.queue.receive(
+                    1, self.settings.visibility_timeout, wait_seconds=self.settings.receive_wait
+                )
             except S3MigrateError as exc:
                 log.error("cannot receive: %s", exc)
                 self.cancelled.wait(2.0)

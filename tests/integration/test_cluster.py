@@ -1,0 +1,189 @@
+"""Cluster mode end to end: SeaweedFS for S3 (two accounts), a moto server for SQS, DynamoDB and SSM."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from s3migrate.ledger.base import JobState
+from s3migrate.ledger.dynamodb import DynamoLedger, create_table
+from s3migrate.testing.aws import MotoServer
+from s3migrate.testing.faultproxy import FaultProxy, Rule
+from tests.conftest import Account
+from tests.integration.helpers import MIB, keys, put, read, unfinished_uploads
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def cluster(accounts: tuple[Account, Account], aws_profiles: Path, moto_server: MotoServer, tmp_path: Path,
+            monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    """A fresh queue (with a DLQ) and ledger table, and proxies in front of both S3 accounts."""
+    monkeypatch.chdir(tmp_path)
+    for name, value in moto_server.env().items():
+        monkeypatch.setenv(name, value)
+    sqs, ddb = moto_server.client("sqs"), moto_server.client("dynamodb")
+    name = f"jobs-{uuid.uuid4().hex[:8]}"
+    dlq = sqs.create_queue(QueueName=name + "-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    url = sqs.create_queue(QueueName=name, Attributes={
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 60})})["QueueUrl"]
+    create_table(ddb, name)
+    a, b = accounts
+    with FaultProxy(a.endpoint) as src_proxy, FaultProxy(b.endpoint) as dst_proxy:
+        yield {"queue": f"sqs://{name}", "queue_url": url, "ledger": f"dynamodb://{name}", "table": name,
+               "sqs": sqs, "ddb": ddb, "src_proxy": src_proxy, "dst_proxy": dst_proxy}
+
+
+def cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "s3migrate", *args]
+
+
+def s3_args(c: dict[str, Any]) -> list[str]:
+    return ["--from-profile", "src", "--to-profile", "dst", "--from-endpoint", c["src_proxy"].endpoint_url,
+            "--to-endpoint", c["dst_proxy"].endpoint_url]
+
+
+def run(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cli(*args), capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def queue_empty(c: dict[str, Any]) -> bool:
+    attrs = c["sqs"].get_queue_attributes(QueueUrl=c["queue_url"], AttributeNames=["All"])["Attributes"]
+    return attrs["ApproximateNumberOfMessages"] == "0" and attrs["ApproximateNumberOfMessagesNotVisible"] == "0"
+
+
+def test_send_then_two_workers_one_killed_mid_object(
+    cluster: dict[str, Any], accounts: tuple[Account, Account], buckets: tuple[str, str], tmp_path: Path
+) -> None:
+    a, b = accounts
+    src_bucket, dst_bucket = buckets
+    expected = {f"data/small-{i:02d} +%é.txt": put(a.client(), src_bucket, f"data/small-{i:02d} +%é.txt", 100 + i)
+                for i in range(20)}
+    expected["data/empty"] = put(a.client(), src_bucket, "data/empty", 0)
+    expected["data/big.bin"] = put(a.client(), src_bucket, "data/big.bin", 12 * 5 * MIB + 99)  # 13 parts
+    put(a.client(), src_bucket, "other/not-in-pairs.txt", 10)
+    pairs = tmp_path / "pairs.json"
+    pairs.write_text(json.dumps([{"src_bucket": src_bucket, "src_prefix": "data/", "des_bucket": dst_bucket,
+                                  "des_prefix": "archive"}]))
+    common = ["--queue", cluster["queue"], "--ledger", cluster["ledger"], *s3_args(cluster)]
+
+    sent = run("send", "--pairs", str(pairs), *common)
+    assert sent.returncode == 0, sent.stderr
+    assert "sent 22 jobs" in sent.stdout and "largest object 60.0 MiB" in sent.stdout
+    busy = run("send", "--pairs", str(pairs), *common)
+    assert busy.returncode == 2 and "--force" in busy.stderr
+
+    cluster["dst_proxy"].rules.append(Rule(method="PUT", pattern="partNumber=", delay=0.3))
+    work = ["work", *common, "--workers", "2", "--threads", "2", "--job-timeout", "5", "--exit-when-idle", "50"]
+    first, second = subprocess.Popen(cli(*work)), subprocess.Popen(cli(*work))
+    ledger = DynamoLedger(cluster["ddb"], cluster["table"])
+    big_key = f"{src_bucket}/data/big.bin"
+    deadline = time.monotonic() + 90
+    owner = None
+    while time.monotonic() < deadline:
+        record = ledger.get(big_key)
+        uploads = [u for u in unfinished_uploads(b.client(), dst_bucket) if u["Key"] == "archive/data/big.bin"]
+        if record and record.lease_owner and uploads:
+            parts = b.client().list_parts(Bucket=dst_bucket, Key="archive/data/big.bin",
+                                          UploadId=uploads[0]["UploadId"]).get("Parts", [])
+            if len(parts) >= 3:
+                owner = record.lease_owner
+                break
+        time.sleep(0.05)
+    assert owner is not None, "the large object never got going"
+    victim = first if f":{first.pid}:" in owner else second
+    survivor = second if victim is first else first
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    cluster["dst_proxy"].rules.clear()
+    assert survivor.wait(timeout=240) == 0
+
+    for key, data in expected.items():
+        assert read(b.client(), dst_bucket, "archive/" + key) == data, key
+    assert "archive/other/not-in-pairs.txt" not in keys(b.client(), dst_bucket)
+    assert unfinished_uploads(b.client(), dst_bucket) == []
+    records = {r.key: r for r in ledger.records()}
+    assert len(records) == 22 and all(r.state is JobState.DONE for r in records.values())
+    assert records[big_key].try_times >= 2 and len(records[big_key].instance_ids) >= 1
+    assert queue_empty(cluster)
+    # nothing was copied twice in full: each small object PUT once, the big one's parts at most once plus in-flight
+    paths = cluster["dst_proxy"].paths
+    for key in expected:
+        if key != "data/big.bin":
+            assert paths.get(f"PUT /{dst_bucket}/archive/{key}") == 1, key
+    assert paths.get(f"PUT /{dst_bucket}/archive/data/big.bin", 0) <= 13 + 2
+
+    status = run("status", "--ledger", cluster["ledger"], "--queue", cluster["queue"], "--json")
+    assert status.returncode == 0, status.stderr
+    report = json.loads(status.stdout)
+    assert report["objects"]["DONE"] == 22 and report["queue"]["visible"] == 0
+
+
+def test_s3_event_notifications_copy_to_the_default_destination(
+    cluster: dict[str, Any], accounts: tuple[Account, Account], buckets: tuple[str, str]
+) -> None:
+    a, b = accounts
+    src_bucket, dst_bucket = buckets
+    data = put(a.client(), src_bucket, "in box/a+b %c é.txt", 123)
+    folder = put(a.client(), src_bucket, "new folder/", 0)
+    event = {"Records": [
+        {"eventVersion": "2.1", "eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
+         "s3": {"s3SchemaVersion": "1.0", "bucket": {"name": src_bucket, "arn": f"arn:aws:s3:::{src_bucket}"},
+                "object": {"key": "in+box/a%2Bb+%25c+%C3%A9.txt", "size": 123, "sequencer": "0A1B"}}},
+    ]}
+    folder_event = {"Records": [{"eventName": "ObjectCreated:Put", "s3": {
+        "bucket": {"name": src_bucket}, "object": {"key": "new+folder/", "size": 0}}}]}
+    test_event = {"Service": "Amazon S3", "Event": "s3:TestEvent", "Time": "2026-01-01T00:00:00.000Z",
+                  "Bucket": src_bucket, "RequestId": "X", "HostId": "Y"}
+    for body in (test_event, event, folder_event):
+        cluster["sqs"].send_message(QueueUrl=cluster["queue_url"], MessageBody=json.dumps(body))
+    result = run("work", "--queue", cluster["queue"], "--ledger", cluster["ledger"], *s3_args(cluster),
+                 "--des-bucket-default", dst_bucket, "--des-prefix-default", "events", "--exit-when-idle", "3")
+    assert result.returncode == 0, result.stderr
+    assert read(b.client(), dst_bucket, "events/in box/a+b %c é.txt") == data
+    assert read(b.client(), dst_bucket, "events/new folder/") == folder
+    assert queue_empty(cluster)
+
+
+def test_bad_messages_are_recorded_and_removed_never_crash_the_worker(
+    cluster: dict[str, Any], accounts: tuple[Account, Account], buckets: tuple[str, str]
+) -> None:
+    a, b = accounts
+    src_bucket, dst_bucket = buckets
+    good = put(a.client(), src_bucket, "good.txt", 10)
+    put(a.client(), src_bucket, "denied.txt", 10)
+    cluster["src_proxy"].rules.append(Rule(method="GET", pattern="denied", status=403))
+    cluster["src_proxy"].rules.append(Rule(method="HEAD", pattern="denied", status=403))
+
+    def job(src_key: str, bucket: str = src_bucket, **extra: Any) -> str:
+        return json.dumps({"Src_bucket": bucket, "Src_key": src_key, "Des_bucket": dst_bucket,
+                           "Des_key": src_key, "Size": 10, "versionId": "null", **extra})
+
+    bodies = ["{not json", json.dumps({"Src_bucket": src_bucket}), job("missing.txt"), job("x", bucket="no-such-bkt"),
+              job("denied.txt"), job("k" * 2000), job("good.txt"), "[1, 2]"]
+    for body in bodies:
+        cluster["sqs"].send_message(QueueUrl=cluster["queue_url"], MessageBody=body)
+    result = run("work", "--queue", cluster["queue"], "--ledger", cluster["ledger"], *s3_args(cluster),
+                 "--exit-when-idle", "3", "--max-retries", "1")
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert read(b.client(), dst_bucket, "good.txt") == good
+    assert queue_empty(cluster)
+    ledger = DynamoLedger(cluster["ddb"], cluster["table"])
+    failed = {r.key: r.last_error for r in ledger.records(JobState.FAILED)}
+    assert "does not exist" in (failed[f"{src_bucket}/missing.txt"] or "")
+    assert "does not exist" in (failed["no-such-bkt/x"] or "")
+    assert "AccessDenied" in (failed[f"{src_bucket}/denied.txt"] or "")
+    assert "unreadable" in result.stderr and "not JSON" in result.stderr and "1024-byte" in result.stderr
+    assert os.path.exists(".")  # the worker exited cleanly by itself
