@@ -38,6 +38,7 @@ from s3migrate.ledger.sqlite import SqliteLedger
 from s3migrate.planner.ignore import IgnoreRules
 from s3migrate.planner.mapping import KeyMapping, parse_pairs, read_pairs_file
 from s3migrate.planner.plan import Planner, PlanStats
+from s3migrate.planner.strategy import SizeAndVersion
 from s3migrate.progress.tracker import Tracker
 from s3migrate.queues.base import WorkQueue
 from s3migrate.queues.sqlite import SqliteQueue
@@ -209,6 +210,10 @@ def run_send(settings: Settings, pairs: list[KeyMapping], *, force: bool = False
             check_listable(src, "source")
             check_listable(dst, "destination")
             planner = Planner(make_s3_client(src), make_s3_client(dst), mapping, ignore)
+            if settings.jobsender_compare_version_id:
+                recorded = dict(ledger.destination_keys(mapping.dst_bucket))
+                planner.strategy = SizeAndVersion(recorded, mapping.dst_key)
+                planner.list_versions = True
             report.jobs += send_jobs(planner.jobs(), ledger, queue, tracker)
             report.stats.append((mapping, planner.stats))
             report.bytes += planner.stats.bytes_to_copy

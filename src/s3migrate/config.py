@@ -118,6 +118,11 @@ class Settings(BaseModel):
     ssm_parameter_ignore_list: str | None = None
     des_bucket_default: str | None = None
     des_prefix_default: str = ""
+    # versioning (the original's switches)
+    jobsender_compare_version_id: bool = Field(
+        False, description="send: list source versions and compare with the versionId in the ledger"
+    )
+    get_object_with_version_id: bool = Field(False, description="every GET names the job's versionId")
 
     @field_validator("job_type")
     @classmethod
@@ -166,7 +171,7 @@ class Settings(BaseModel):
 
 
 _SIZE_FIELDS = {"chunk_size", "resumable_threshold"}
-_BOOL_FIELDS = {"clean_unfinished_upload"}
+_BOOL_FIELDS = {"clean_unfinished_upload", "jobsender_compare_version_id", "get_object_with_version_id"}
 _INT_FIELDS = {"workers", "threads", "max_retries"}
 
 # Original Longbow key -> (our field, unit of a bare number for sizes).
@@ -188,10 +193,12 @@ ORIGINAL_KEYS: dict[str, str] = {
     "ssm_parameter_ignore_list": "ssm_parameter_ignore_list",
     "Des_bucket_default": "des_bucket_default",
     "Des_prefix_default": "des_prefix_default",
+    "JobsenderCompareVersionId": "jobsender_compare_version_id",
+    "GetObjectWithVersionId": "get_object_with_version_id",
 }
 # Original keys that belong to other commands (cluster, Lambda, versioning); accepted and left to them.
 FOREIGN_ORIGINAL_KEYS = frozenset(
-    {"JobsenderCompareVersionId", "UpdateVersionId", "GetObjectWithVersionId", "ifVerifyMD5Twice",
+    {"UpdateVersionId", "ifVerifyMD5Twice",
      "LocalProfileMode", "src_bucket", "src_prefix", "des_bucket", "des_prefix", "sqs_queue_name_dlq",
      "JobsenderQueueBusy", "DynamoDBCapacity"}
 )

@@ -187,3 +187,44 @@ def test_bad_messages_are_recorded_and_removed_never_crash_the_worker(
     assert "AccessDenied" in (failed[f"{src_bucket}/denied.txt"] or "")
     assert "unreadable" in result.stderr and "not JSON" in result.stderr and "1024-byte" in result.stderr
     assert os.path.exists(".")  # the worker exited cleanly by itself
+
+
+def test_settings_from_ssm_and_original_env_names_with_version_compare(
+    cluster: dict[str, Any], accounts: tuple[Account, Account], buckets: tuple[str, str], moto_server: MotoServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    a, b = accounts
+    src_bucket, dst_bucket = buckets
+    a.client().put_bucket_versioning(Bucket=src_bucket, VersioningConfiguration={"Status": "Enabled"})
+    v1 = put(a.client(), src_bucket, "docs/report.txt", 500, seed=1)
+    put(a.client(), src_bucket, "docs/skip.tmp", 5)
+    ssm = moto_server.client("ssm")
+    prefix = uuid.uuid4().hex[:6]
+    ssm.put_parameter(Name=f"{prefix}_bucket_para", Type="String", Value=json.dumps(
+        [{"src_bucket": src_bucket, "src_prefix": "docs", "des_bucket": dst_bucket, "des_prefix": ""}]))
+    ssm.put_parameter(Name=f"{prefix}_ignore_list", Type="String", Value="*.tmp\n")
+    ssm.put_parameter(Name=f"{prefix}_credentials", Type="SecureString", Value=json.dumps({
+        "aws_access_key_id": b.server.access_key, "aws_secret_access_key": b.server.secret_key,
+        "region": "us-east-1", "endpoint_url": cluster["dst_proxy"].endpoint_url}))
+    env = {"sqs_queue_name": cluster["queue"][len("sqs://"):], "table_queue_name": cluster["table"],
+           "ssm_parameter_bucket": f"{prefix}_bucket_para", "ssm_parameter_ignore_list": f"{prefix}_ignore_list",
+           "ssm_parameter_credentials": f"{prefix}_credentials", "JobType": "PUT",
+           "JobsenderCompareVersionId": "True", "GetObjectWithVersionId": "True", "MaxThread": "2"}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    source_only = ["--from-profile", "src", "--from-endpoint", cluster["src_proxy"].endpoint_url]
+
+    sent = run("send", *source_only)
+    assert sent.returncode == 0, sent.stderr
+    assert "sent 1 jobs" in sent.stdout and "ignored 1" in sent.stdout
+    assert run("work", *source_only, "--exit-when-idle", "3").returncode == 0
+    assert read(b.client(), dst_bucket, "docs/report.txt") == v1
+    assert "docs/skip.tmp" not in keys(b.client(), dst_bucket)
+
+    again = run("send", *source_only)
+    assert "sent 0 jobs" in again.stdout, again.stdout + again.stderr
+    v2 = put(a.client(), src_bucket, "docs/report.txt", 500, seed=2)  # same size, new version
+    changed = run("send", *source_only)
+    assert "sent 1 jobs" in changed.stdout, changed.stdout + changed.stderr
+    assert run("work", *source_only, "--exit-when-idle", "3").returncode == 0
+    assert read(b.client(), dst_bucket, "docs/report.txt") == v2

@@ -72,3 +72,25 @@ def test_ignore_rules_match_bucket_slash_key() -> None:
     assert rules.ignores("b", "x1") and not rules.ignores("b", "x12")
     assert not rules.ignores("b", "keep.txt")
     assert not IgnoreRules([])
+
+
+def test_original_pair_mapping_keeps_the_whole_source_key() -> None:
+    from s3migrate.planner.mapping import KeyMapping, parse_pairs
+
+    (pair,) = parse_pairs('[{"src_bucket": "src1", "src_prefix": "data", "des_bucket": "dst1", "des_prefix": "p"}]', "t")
+    assert pair.src_list_prefix == "data" and pair.dst_list_prefix == "p/data"
+    assert pair.dst_key(pair.src_key("data/x")[pair.src_cut:]) == "p/data/x"
+    flat = KeyMapping.original_pair("src1", "", "dst1", "")
+    assert flat.dst_key("a/b") == "a/b"
+
+
+def test_size_and_version_strategy() -> None:
+    from s3migrate.planner.strategy import SizeAndVersion
+
+    strategy = SizeAndVersion({"p/k": "v1"}, lambda key: "p/" + key)
+    same = ListedObject("k", 5, version_id="v1")
+    assert strategy.decide(same, ListedObject("k", 5)).action is Action.SKIP
+    newer = ListedObject("k", 5, version_id="v2")
+    decision = strategy.decide(newer, ListedObject("k", 5))
+    assert decision.action is Action.COPY and "v2" in decision.reason
+    assert strategy.decide(ListedObject("k", 5), ListedObject("k", 5)).action is Action.SKIP  # unversioned

@@ -23,6 +23,9 @@ class ObjectCopier:
 
     def copy(self, ctx: CopyContext) -> CopyResult:
         job = ctx.job
+        if job.version_id and not self.options.get_object_with_version_id:
+            # GetObjectWithVersionId off (the original default): read the current object, pinned by ETag.
+            ctx.job = job = replace(job, version_id=None)
         if job.etag is None and job.version_id is None:
             # An unpinned job (an original-format message): pin it to what the source is now.
             source = head_source(self.src, job)

@@ -14,6 +14,7 @@ class TransferOptions:
     threads: int = 4
     storage_class: str | None = None
     part_attempts: int = 3  # per part, within one job attempt (the job itself is retried too)
+    get_object_with_version_id: bool = False  # GetObjectWithVersionId: GETs name the job's versionId
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TransferOptions:
@@ -23,4 +24,5 @@ class TransferOptions:
             threads=settings.threads,
             storage_class=settings.storage_class,
             part_attempts=min(3, settings.max_retries + 1),
+            get_object_with_version_id=settings.get_object_with_version_id,
         )

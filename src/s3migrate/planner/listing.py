@@ -51,3 +51,27 @@ def checked_sorted(objects: Iterator[ListedObject], where: str) -> Iterator[List
             raise UnsortedListingError(f"{where}: listing is not in key order ({previous!r} then {obj.key!r})")
         previous = obj.key
         yield obj
+
+
+def list_latest_versions(client: Any, bucket: str, prefix: str, cut: int, where: str) -> Iterator[ListedObject]:
+    """The latest version of every object under ``prefix`` (ListObjectVersions); deleted keys are skipped.
+
+    Slower than ListObjectsV2 and needs ListBucketVersions, which is why it is only used when asked for."""
+    paginator = client.get_paginator("list_object_versions")
+    try:
+        for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+            for item in page.get("Versions", ()):
+                if not item.get("IsLatest"):
+                    continue
+                version = item.get("VersionId")
+                yield ListedObject(
+                    key=item["Key"][cut:],
+                    size=int(item["Size"]),
+                    etag=item.get("ETag"),
+                    version_id=None if version in (None, "null") else str(version),
+                    storage_class=item.get("StorageClass"),
+                )
+    except EndpointError:
+        raise
+    except Exception as exc:
+        raise translate_endpoint_error(exc, where) from None

@@ -9,7 +9,7 @@ from typing import Any
 from s3migrate.jobs.job import Job
 from s3migrate.planner.ignore import IgnoreRules
 from s3migrate.planner.join import join
-from s3migrate.planner.listing import list_objects
+from s3migrate.planner.listing import list_latest_versions, list_objects
 from s3migrate.planner.mapping import KeyMapping
 from s3migrate.planner.strategy import Action, Decision, SizeOnly, Strategy
 
@@ -46,11 +46,12 @@ class Planner:
     strategy: Strategy = field(default_factory=SizeOnly)
     stats: PlanStats = field(default_factory=PlanStats)
     keep_examples: int = 10
+    list_versions: bool = False  # list the source's latest versions (JobsenderCompareVersionId)
 
     def decisions(self) -> Iterator[Decision]:
         m = self.mapping
         pairs = join(
-            lambda: list_objects(
+            lambda: (list_latest_versions if self.list_versions else list_objects)(
                 self.src_client, m.src_bucket, m.src_list_prefix, m.src_cut, f"source s3://{m.src_bucket}"
             ),
             lambda: list_objects(
