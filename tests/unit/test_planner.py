@@ -77,7 +77,8 @@ def test_ignore_rules_match_bucket_slash_key() -> None:
 def test_original_pair_mapping_keeps_the_whole_source_key() -> None:
     from s3migrate.planner.mapping import KeyMapping, parse_pairs
 
-    (pair,) = parse_pairs('[{"src_bucket": "src1", "src_prefix": "data", "des_bucket": "dst1", "des_prefix": "p"}]', "t")
+    text = '[{"src_bucket": "src1", "src_prefix": "data", "des_bucket": "dst1", "des_prefix": "p"}]'
+    (pair,) = parse_pairs(text, "t")
     assert pair.src_list_prefix == "data" and pair.dst_list_prefix == "p/data"
     assert pair.dst_key(pair.src_key("data/x")[pair.src_cut:]) == "p/data/x"
     flat = KeyMapping.original_pair("src1", "", "dst1", "")
