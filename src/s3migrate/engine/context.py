@@ -34,3 +34,4 @@ class CopyResult:
     parts_sent: int = 0
     parts_reused: int = 0
     version_id: str | None = None
+    part_size: int | None = None  # the multipart layout behind ``etag`` (None: a single PUT)

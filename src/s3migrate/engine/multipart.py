@@ -87,6 +87,7 @@ class MultipartCopy:
             parts_sent=sent_parts,
             parts_reused=layout.count - sent_parts,
             version_id=source.pin.version_id,
+            part_size=layout.part_size,
         )
 
     # -- finding or starting the upload ------------------------------------------------------------------

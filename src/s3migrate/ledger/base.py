@@ -110,8 +110,10 @@ class Ledger(Protocol):
     def record_upload(self, key: str, owner: str, upload: UploadRecord | None) -> None:
         """Remember (or forget, with None) the unfinished multipart upload of this job."""
 
-    def complete(self, key: str, owner: str, dst_etag: str, version_id: str | None = None) -> None:
-        """Mark DONE (jobStatus += DONE), clear the upload and the lease."""
+    def complete(
+        self, key: str, owner: str, dst_etag: str, version_id: str | None = None, part_size: int | None = None
+    ) -> None:
+        """Mark DONE (jobStatus += DONE), clear the upload and the lease; keep the part size behind desEtag."""
 
     def fail(self, key: str, owner: str, reason: str, outcome: Outcome, final: bool) -> int:
         """Record a failed attempt; FAILED when ``final``, else back to PENDING. Returns the failures in a row."""

@@ -232,7 +232,9 @@ class DynamoLedger:
         condition = update.condition("attribute_exists({attr_k})", attr_k=S.KEY)
         self._update_checked(key, update, condition)
 
-    def complete(self, key: str, owner: str, dst_etag: str, version_id: str | None = None) -> None:
+    def complete(
+        self, key: str, owner: str, dst_etag: str, version_id: str | None = None, part_size: int | None = None
+    ) -> None:
         record = self.get(key)
         if record is None:
             return
@@ -241,9 +243,10 @@ class DynamoLedger:
         update.set(S.END_TIME_F, round(now, 3)).set(S.LAST_TIME_PROGRESS, 100)
         update.set(S.TOTAL_SPENT_TIME, round(now - (record.start_time_f or now), 3)).set(S.DES_ETAG, dst_etag)
         update.set(S.FAIL_COUNT, 0)
-        for attr in (S.LAST_ERROR, S.UPLOAD_ID, S.UPLOAD_PART_SIZE, S.UPLOAD_SRC_ETAG, S.UPLOAD_SRC_VERSION,
-                     S.LEASE_OWNER, S.LEASE_EXPIRES):
+        for attr in (S.LAST_ERROR, S.UPLOAD_ID, S.UPLOAD_SRC_ETAG, S.UPLOAD_SRC_VERSION, S.LEASE_OWNER,
+                     S.LEASE_EXPIRES):
             update.set(attr, None)
+        update.set(S.UPLOAD_PART_SIZE, part_size)  # the layout behind desEtag (None: one PUT)
         if version_id:
             update.set(S.VERSION_ID, version_id)
         update.add(S.JOB_STATUS, {Outcome.DONE.value})

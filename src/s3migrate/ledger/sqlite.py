@@ -205,7 +205,9 @@ class SqliteLedger:
                 },
             )
 
-    def complete(self, key: str, owner: str, dst_etag: str, version_id: str | None = None) -> None:
+    def complete(
+        self, key: str, owner: str, dst_etag: str, version_id: str | None = None, part_size: int | None = None
+    ) -> None:
         now = time.time()
         with self._db.transaction() as conn:
             record = self._fetch(conn, key)
@@ -222,12 +224,12 @@ class SqliteLedger:
                 S.FAIL_COUNT: 0,
                 S.LAST_ERROR: None,
                 S.UPLOAD_ID: None,
-                S.UPLOAD_PART_SIZE: None,
                 S.UPLOAD_SRC_ETAG: None,
                 S.UPLOAD_SRC_VERSION: None,
                 S.LEASE_OWNER: None,
                 S.LEASE_EXPIRES: None,
             }
+            values[S.UPLOAD_PART_SIZE] = part_size  # the layout behind desEtag (None: one PUT)
             if version_id:
                 values[S.VERSION_ID] = version_id
             self._update(conn, key, values)

@@ -212,7 +212,7 @@ class Worker:
             result = self.copier.copy(ctx)
         except Exception as exc:
             return self._failed(ctx.job, exc, claim.record.fail_count if claim.record else 0)
-        self.ledger.complete(job.ledger_key, owner, result.etag, result.version_id)
+        self.ledger.complete(job.ledger_key, owner, result.etag, result.version_id, result.part_size)
         self.tracker.done()
         log.info("copied %s (%d bytes, %d parts sent, %d reused)", job.describe(), result.size,
                  result.parts_sent, result.parts_reused)

@@ -1,0 +1,248 @@
+"""``s3migrate verify``: prove that the destination holds the source, object by object.
+
+Without reading data, an object is *proven equal* when:
+- both ETags are plain MD5s (single-part uploads) and equal;
+- both are the same multipart ETag (same part layout and the same part digests);
+- the ledger recorded that this destination ETag was produced from the bytes of this source ETag
+  (a copy made by s3migrate, whose source has not changed since);
+- both sides carry the same full-object additional checksum (CRC64NVME, CRC32, CRC32C, SHA1, SHA256).
+Anything else with equal sizes is *unproven* (for example the same content uploaded with another part size),
+and ``--deep`` settles it by reading both sides and hashing them. It never calls two different objects equal:
+every rule above either compares digests of the content or relies on a digest recorded from it.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from s3migrate.engine.digest import etag_digest, strip_etag
+from s3migrate.errors import describe
+from s3migrate.jobs.layout import PartLayout
+from s3migrate.ledger.base import JobState, Ledger
+from s3migrate.planner.listing import ListedObject, checked_sorted, list_objects
+from s3migrate.planner.mapping import KeyMapping
+
+_CHECKSUMS = ("ChecksumCRC64NVME", "ChecksumCRC32", "ChecksumCRC32C", "ChecksumSHA1", "ChecksumSHA256")
+_READ_CHUNK = 1024 * 1024
+MAX_LAYOUT_PROBES = 64  # HEAD requests per side spent to learn a multipart layout
+
+
+class Verdict(enum.StrEnum):
+    EQUAL = "equal"
+    MISSING = "missing"
+    DIFFERENT = "different"
+    EXTRA = "extra"
+    UNPROVEN = "unproven"
+
+
+@dataclass
+class Item:
+    key: str  # relative key
+    verdict: Verdict
+    reason: str
+    src: ListedObject | None = None
+    dst: ListedObject | None = None
+    expected: tuple[str | None, int | None] | None = None  # a layout to check before reading data
+
+
+@dataclass
+class VerifyReport:
+    items: list[Item] = field(default_factory=list)
+
+    def count(self, verdict: Verdict) -> int:
+        return sum(1 for item in self.items if item.verdict is verdict)
+
+    @property
+    def ok(self) -> bool:
+        return all(item.verdict is Verdict.EQUAL for item in self.items)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "summary": {verdict.value: self.count(verdict) for verdict in Verdict},
+            "problems": [
+                {"key": i.key, "verdict": i.verdict.value, "reason": i.reason,
+                 "source_size": i.src.size if i.src else None, "destination_size": i.dst.size if i.dst else None}
+                for i in self.items if i.verdict is not Verdict.EQUAL
+            ],
+        }
+
+
+def outer_join(src: Iterator[ListedObject], dst: Iterator[ListedObject]) -> Iterator[
+    tuple[ListedObject | None, ListedObject | None]
+]:
+    """Every key of either side once, paired (a merge of two sorted listings; an unsorted listing is an
+    error here, since a verdict must never rest on a guess)."""
+    s_iter, d_iter = checked_sorted(src, "source"), checked_sorted(dst, "destination")
+    s, d = next(s_iter, None), next(d_iter, None)
+    while s is not None or d is not None:
+        if d is None or (s is not None and s.key < d.key):
+            yield s, None
+            s = next(s_iter, None)
+        elif s is None or d.key < s.key:
+            yield None, d
+            d = next(d_iter, None)
+        else:
+            yield s, d
+            s, d = next(s_iter, None), next(d_iter, None)
+
+
+def part_sizes(client: Any, bucket: str, key: str, count: int) -> list[int] | None:
+    """Each part's size of a multipart object (HEAD ?partNumber=n), or None when it cannot be known cheaply."""
+    if count > MAX_LAYOUT_PROBES:
+        return None
+    sizes = []
+    try:
+        for number in range(1, count + 1):
+            sizes.append(int(client.head_object(Bucket=bucket, Key=key, PartNumber=number)["ContentLength"]))
+    except Exception:
+        return None
+    return sizes
+
+
+def parts_of(etag: str | None) -> int | None:
+    text = strip_etag(etag)
+    head, _, count = text.rpartition("-")
+    return int(count) if head and count.isdigit() else None
+
+
+def layout_sizes(size: int, part_size: int) -> list[int]:
+    return [p.size for p in PartLayout(size, part_size).parts()]
+
+
+def fingerprint_verdict(src: ListedObject, dst: ListedObject, ledger: Ledger | None, ledger_key: str) -> Item:
+    if src.size != dst.size:
+        return Item(src.key, Verdict.DIFFERENT, f"size {src.size} at source, {dst.size} at destination", src, dst)
+    s_md5, d_md5 = etag_digest(src.etag), etag_digest(dst.etag)
+    if s_md5 is not None and d_md5 is not None:
+        if s_md5 == d_md5:
+            return Item(src.key, Verdict.EQUAL, "same MD5", src, dst)
+        return Item(src.key, Verdict.DIFFERENT, "MD5 differs", src, dst)
+    s_tag, d_tag = strip_etag(src.etag), strip_etag(dst.etag)
+    if s_tag and s_tag == d_tag:
+        return Item(src.key, Verdict.EQUAL, "same multipart ETag", src, dst)
+    if ledger is not None:
+        record = ledger.get(ledger_key)
+        if (
+            record is not None
+            and record.state is JobState.DONE
+            and record.src_etag and strip_etag(record.src_etag) == s_tag
+            and record.dst_etag
+        ):
+            if strip_etag(record.dst_etag) == d_tag:
+                return Item(src.key, Verdict.EQUAL, "ledger: copied from this source content", src, dst)
+            # The ledger knows the ETag this source's bytes give under its layout: another ETag under the
+            # same layout is other content.
+            item = Item(src.key, Verdict.UNPROVEN, "changed since it was copied", src, dst)
+            item.expected = (record.dst_etag, record.upload_part_size)
+            return item
+    item = Item(src.key, Verdict.UNPROVEN, "ETags cannot be compared (different part layouts)", src, dst)
+    if parts_of(src.etag) and parts_of(src.etag) == parts_of(dst.etag):
+        item.expected = (None, None)  # both multipart with as many parts: compare the layouts
+    return item
+
+
+def _checksums(client: Any, bucket: str, key: str) -> dict[str, str]:
+    try:
+        head = client.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
+    except Exception:
+        return {}
+    if head.get("ChecksumType") not in (None, "FULL_OBJECT"):
+        return {}
+    return {name: str(head[name]) for name in _CHECKSUMS if head.get(name)}
+
+
+def _sha256(client: Any, bucket: str, key: str) -> str:
+    body = client.get_object(Bucket=bucket, Key=key)["Body"]
+    digest = hashlib.sha256()
+    for chunk in iter(lambda: body.read(_READ_CHUNK), b""):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+@dataclass
+class Verifier:
+    src_client: Any
+    dst_client: Any
+    mapping: KeyMapping
+    ledger: Ledger | None = None
+    deep: bool = False
+    workers: int = 8
+
+    def run(self) -> VerifyReport:
+        m = self.mapping
+        items: list[Item] = []
+        pending: list[Item] = []
+        pairs = outer_join(
+            list_objects(self.src_client, m.src_bucket, m.src_list_prefix, m.src_cut, f"source s3://{m.src_bucket}"),
+            list_objects(self.dst_client, m.dst_bucket, m.dst_list_prefix, m.dst_cut,
+                         f"destination s3://{m.dst_bucket}"),
+        )
+        for src, dst in pairs:
+            if dst is None:
+                assert src is not None
+                items.append(Item(src.key, Verdict.MISSING, "not at the destination", src, None))
+            elif src is None:
+                items.append(Item(dst.key, Verdict.EXTRA, "only at the destination", None, dst))
+            else:
+                item = fingerprint_verdict(src, dst, self.ledger, f"{m.src_bucket}/{m.src_key(src.key)}")
+                items.append(item)
+                if item.verdict is Verdict.UNPROVEN or (self.deep and item.verdict is Verdict.EQUAL):
+                    pending.append(item)
+        with ThreadPoolExecutor(max_workers=max(1, self.workers)) as pool:
+            list(pool.map(self._settle, pending))
+        return VerifyReport(items)
+
+    def _layout_proves_difference(self, item: Item) -> bool:
+        """Same part layout, different ETag: different content (same bytes in the same parts give one ETag)."""
+        m = self.mapping
+        assert item.src is not None and item.dst is not None and item.expected is not None
+        count = parts_of(item.dst.etag)
+        if count is None:
+            return False
+        dst_sizes = part_sizes(self.dst_client, m.dst_bucket, m.dst_key(item.key), count)
+        recorded_etag, recorded_part = item.expected
+        if recorded_etag is not None:
+            expected = layout_sizes(item.src.size, recorded_part) if recorded_part else None
+            if parts_of(recorded_etag) != count or expected is None or dst_sizes != expected:
+                return False
+        else:
+            src_sizes = part_sizes(self.src_client, m.src_bucket, m.src_key(item.key), count)
+            if src_sizes is None or src_sizes != dst_sizes:
+                return False
+        item.verdict, item.reason = Verdict.DIFFERENT, "ETag differs under the same part layout"
+        return True
+
+    def _settle(self, item: Item) -> None:
+        """Additional checksums first (no data read), then, with --deep, hash both sides."""
+        m = self.mapping
+        src_key, dst_key = m.src_key(item.key), m.dst_key(item.key)
+        if item.verdict is Verdict.UNPROVEN and item.expected is not None and self._layout_proves_difference(item):
+            return
+        if item.verdict is Verdict.UNPROVEN:
+            s = _checksums(self.src_client, m.src_bucket, src_key)
+            d = _checksums(self.dst_client, m.dst_bucket, dst_key)
+            common = [name for name in _CHECKSUMS if name in s and name in d]
+            if common:
+                name = common[0]
+                equal = s[name] == d[name]
+                item.verdict = Verdict.EQUAL if equal else Verdict.DIFFERENT
+                item.reason = f"{name[len('Checksum'):]} {'matches' if equal else 'differs'}"
+                if not self.deep:
+                    return
+        if not self.deep:
+            return
+        try:
+            src_hash = _sha256(self.src_client, m.src_bucket, src_key)
+            dst_hash = _sha256(self.dst_client, m.dst_bucket, dst_key)
+        except Exception as exc:
+            item.verdict, item.reason = Verdict.UNPROVEN, f"could not read: {describe(exc)}"
+            return
+        if src_hash == dst_hash:
+            item.verdict, item.reason = Verdict.EQUAL, "same SHA-256 (read both sides)"
+        else:
+            item.verdict, item.reason = Verdict.DIFFERENT, "content differs (read both sides)"
