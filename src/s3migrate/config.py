@@ -123,6 +123,8 @@ class Settings(BaseModel):
         False, description="send: list source versions and compare with the versionId in the ledger"
     )
     get_object_with_version_id: bool = Field(False, description="every GET names the job's versionId")
+    update_version_id: bool = Field(False, description="read and record the source versionId before a job starts")
+    verify_md5_twice: bool = Field(False, description="re-read and check parts sent by an earlier attempt")
 
     @field_validator("job_type")
     @classmethod
@@ -171,7 +173,8 @@ class Settings(BaseModel):
 
 
 _SIZE_FIELDS = {"chunk_size", "resumable_threshold"}
-_BOOL_FIELDS = {"clean_unfinished_upload", "jobsender_compare_version_id", "get_object_with_version_id"}
+_BOOL_FIELDS = {"clean_unfinished_upload", "jobsender_compare_version_id", "get_object_with_version_id",
+                "update_version_id", "verify_md5_twice"}
 _INT_FIELDS = {"workers", "threads", "max_retries"}
 
 # Original Longbow key -> (our field, unit of a bare number for sizes).
@@ -195,11 +198,12 @@ ORIGINAL_KEYS: dict[str, str] = {
     "Des_prefix_default": "des_prefix_default",
     "JobsenderCompareVersionId": "jobsender_compare_version_id",
     "GetObjectWithVersionId": "get_object_with_version_id",
+    "UpdateVersionId": "update_version_id",
+    "ifVerifyMD5Twice": "verify_md5_twice",
 }
 # Original keys that belong to other commands (cluster, Lambda, versioning); accepted and left to them.
 FOREIGN_ORIGINAL_KEYS = frozenset(
-    {"UpdateVersionId", "ifVerifyMD5Twice",
-     "LocalProfileMode", "src_bucket", "src_prefix", "des_bucket", "des_prefix", "sqs_queue_name_dlq",
+    {"LocalProfileMode", "src_bucket", "src_prefix", "des_bucket", "des_prefix", "sqs_queue_name_dlq",
      "JobsenderQueueBusy", "DynamoDBCapacity"}
 )
 

@@ -26,10 +26,12 @@ from s3migrate.engine.budget import ByteBudget
 from s3migrate.engine.copier import ObjectCopier
 from s3migrate.engine.options import TransferOptions
 from s3migrate.errors import EndpointError, StateError, translate_endpoint_error
+from s3migrate.ledger.base import Ledger
 from s3migrate.ledger.sqlite import SqliteLedger
 from s3migrate.planner.ignore import IgnoreRules
 from s3migrate.planner.mapping import KeyMapping
 from s3migrate.planner.plan import Planner, PlanStats
+from s3migrate.planner.strategy import SizeAndVersion
 from s3migrate.progress.tracker import Snapshot, Tracker
 from s3migrate.queues.sqlite import SqliteQueue
 from s3migrate.sqlite_db import Database
@@ -115,16 +117,25 @@ class SyncRun:
         check_listable(self.src, "source")
         check_listable(self.dst, "destination")
 
-    def planner(self) -> Planner:
-        return Planner(
-            self.src_client, self.dst_client, KeyMapping.folders(self.src.location, self.dst.location), self.ignore
-        )
+    def planner(self, ledger: Ledger | None = None) -> Planner:
+        mapping = KeyMapping.folders(self.src.location, self.dst.location)
+        planner = Planner(self.src_client, self.dst_client, mapping, self.ignore)
+        if self.settings.jobsender_compare_version_id:
+            recorded = dict(ledger.destination_keys(self.dst.bucket)) if ledger is not None else {}
+            planner.strategy = SizeAndVersion(recorded, mapping.dst_key)
+            planner.list_versions = True
+        return planner
 
     def dry_run(self) -> PlanStats:
         self.preflight()
-        planner = self.planner()
-        for _ in planner.decisions():
-            pass
+        ledger = SqliteLedger(Database(self.state_path)) if self.state_path.exists() else None
+        planner = self.planner(ledger)
+        try:
+            for _ in planner.decisions():
+                pass
+        finally:
+            if ledger is not None:
+                ledger.close()
         return planner.stats
 
     def cancel(self) -> None:
@@ -150,7 +161,7 @@ class SyncRun:
         queue.purge()  # leftovers of an interrupted run: the new plan recreates whatever is still missing
         if settings.clean_unfinished_upload:
             self._abort_unfinished_uploads()
-        planner = self.planner()
+        planner = self.planner(ledger)
         budget = ByteBudget(settings.memory_budget)
         copier = ObjectCopier(
             self.src_client, self.dst_client, TransferOptions.from_settings(settings), budget,

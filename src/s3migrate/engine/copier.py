@@ -12,6 +12,7 @@ from s3migrate.engine.multipart import MultipartCopy
 from s3migrate.engine.options import TransferOptions
 from s3migrate.engine.single import copy_single
 from s3migrate.engine.source import head_source
+from s3migrate.jobs.job import Job
 
 
 class ObjectCopier:
@@ -23,6 +24,8 @@ class ObjectCopier:
 
     def copy(self, ctx: CopyContext) -> CopyResult:
         job = ctx.job
+        if self.options.update_version_id and not job.version_id:
+            ctx.job = job = self._pin_current_version(ctx)
         if job.version_id and not self.options.get_object_with_version_id:
             # GetObjectWithVersionId off (the original default): read the current object, pinned by ETag.
             ctx.job = job = replace(job, version_id=None)
@@ -37,6 +40,19 @@ class ObjectCopier:
         if source.size <= self.options.resumable_threshold:  # it shrank since it was listed
             return copy_single(self.src, self.dst, ctx, self.options, self.budget)
         return MultipartCopy(self.src, self.dst, ctx, self.options, self.budget, self._pool).run(source)
+
+    def _pin_current_version(self, ctx: CopyContext) -> Job:
+        """UpdateVersionId: a new job reads the source's current versionId and records it; a resumed one
+        (an unfinished upload in the ledger) keeps the version its parts were read from."""
+        job, record = ctx.job, ctx.record
+        if record is not None and record.upload_id and record.upload_src_version:
+            return replace(job, version_id=record.upload_src_version)
+        source = head_source(self.src, replace(job, etag=None))
+        version = source.version_id
+        if not version:  # an unversioned bucket: nothing to record
+            return job
+        ctx.ledger.record_version(job.ledger_key, version)
+        return replace(job, version_id=version, size=source.size, etag=source.pin.etag)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)

@@ -149,6 +149,8 @@ class MultipartCopy:
             return None
         digests = {int(p["PartNumber"]): etag_digest(p.get("ETag")) for p in parts}
         known = {n: d for n, d in digests.items() if d is not None}
+        if self.options.verify_md5_twice:
+            trusted = False  # ifVerifyMD5Twice: every earlier part is read back from the source and checked
         log.info("resuming upload %s of %s with %d/%d parts", upload_id, self.job.dst_key, len(known), layout.count)
         return _Upload(upload_id, known if trusted else {}, {} if trusted else known)
 

@@ -15,6 +15,8 @@ class TransferOptions:
     storage_class: str | None = None
     part_attempts: int = 3  # per part, within one job attempt (the job itself is retried too)
     get_object_with_version_id: bool = False  # GetObjectWithVersionId: GETs name the job's versionId
+    update_version_id: bool = False  # UpdateVersionId: read and record the source's versionId before starting
+    verify_md5_twice: bool = False  # ifVerifyMD5Twice: re-read parts sent by earlier attempts and check them
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TransferOptions:
@@ -25,4 +27,6 @@ class TransferOptions:
             storage_class=settings.storage_class,
             part_attempts=min(3, settings.max_retries + 1),
             get_object_with_version_id=settings.get_object_with_version_id,
+            update_version_id=settings.update_version_id,
+            verify_md5_twice=settings.verify_md5_twice,
         )

@@ -5,7 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from s3migrate.errors import SourceChangedError, TransferError, translate_transfer_error
+from botocore.exceptions import ClientError
+
+from s3migrate.errors import (
+    Disposition,
+    SourceChangedError,
+    TransferError,
+    error_code,
+    http_status,
+    translate_transfer_error,
+)
 from s3migrate.jobs.job import Job
 
 # Headers that describe the object, copied to the destination like CopyObject would.
@@ -33,6 +42,7 @@ class SourceObject:
     size: int
     pin: SourcePin
     attributes: dict[str, Any] = field(default_factory=dict)  # passed on to PutObject/CreateMultipartUpload
+    version_id: str | None = None  # what the source reported, whether or not reads are pinned by it
 
 
 def carried_attributes(response: dict[str, Any]) -> dict[str, Any]:
@@ -49,7 +59,7 @@ def head_source(client: Any, job: Job) -> SourceObject:
     try:
         head = client.head_object(Bucket=job.src_bucket, Key=job.src_key, **pin.get_args())
     except Exception as exc:
-        raise translate_transfer_error(exc, "source HEAD") from None
+        raise _source_error(exc, "source HEAD", pin) from None
     etag = head.get("ETag")
     if job.etag and etag and etag != job.etag:
         raise SourceChangedError(f"source ETag is {etag}, the job expected {job.etag}")
@@ -57,7 +67,25 @@ def head_source(client: Any, job: Job) -> SourceObject:
         size=int(head["ContentLength"]),
         pin=SourcePin(etag, job.version_id or None),
         attributes=carried_attributes(head),
+        version_id=None if head.get("VersionId") in (None, "null") else str(head["VersionId"]),
     )
+
+
+def _source_error(exc: BaseException, what: str, pin: SourcePin) -> TransferError:
+    """Translate, and say what to do when reading a specific version is what failed."""
+    error = translate_transfer_error(exc, what)
+    if pin.version_id and isinstance(exc, ClientError):
+        code, status = error_code(exc), http_status(exc)
+        if code in ("AccessDenied", "403") or status == 403:
+            return TransferError(
+                f"{error} - reading version {pin.version_id} needs s3:GetObjectVersion; if this bucket allows "
+                "GetObject only, turn GetObjectWithVersionId (and UpdateVersionId) off",
+                Disposition.FATAL,
+            )
+        if code in ("NoSuchVersion", "404", "NotFound", "InvalidArgument") or status == 404:
+            return TransferError(f"version {pin.version_id} of the source no longer exists ({error})",
+                                 Disposition.FATAL)
+    return error
 
 
 def read_range(
@@ -72,7 +100,7 @@ def read_range(
         response = client.get_object(**args)
         data: bytes = response["Body"].read()
     except Exception as exc:
-        raise translate_transfer_error(exc, "source GET") from None
+        raise _source_error(exc, "source GET", pin) from None
     if pin.etag and response.get("ETag") and response["ETag"] != pin.etag and not pin.version_id:
         raise SourceChangedError(f"source ETag changed to {response['ETag']}")
     if expected is not None and len(data) != expected:

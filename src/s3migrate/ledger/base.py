@@ -107,6 +107,9 @@ class Ledger(Protocol):
     def renew(self, key: str, owner: str, lease_seconds: float, progress: float | None = None) -> bool:
         """Extend the lease; False when ``owner`` no longer holds it."""
 
+    def record_version(self, key: str, version_id: str) -> None:
+        """UpdateVersionId: remember the source version this job copies (read before it starts)."""
+
     def record_upload(self, key: str, owner: str, upload: UploadRecord | None) -> None:
         """Remember (or forget, with None) the unfinished multipart upload of this job."""
 

@@ -223,6 +223,10 @@ class DynamoLedger:
         condition = update.condition("{attr_o} = :me", attr_o=S.LEASE_OWNER, me=owner)
         return self._update_checked(key, update, condition)
 
+    def record_version(self, key: str, version_id: str) -> None:
+        update = _Update().set(S.VERSION_ID, version_id)
+        self._update_checked(key, update, update.condition("attribute_exists({attr_k})", attr_k=S.KEY))
+
     def record_upload(self, key: str, owner: str, upload: UploadRecord | None) -> None:
         update = _Update()
         update.set(S.UPLOAD_ID, upload.upload_id if upload else None)

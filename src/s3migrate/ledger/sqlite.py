@@ -192,6 +192,10 @@ class SqliteLedger:
             self._update(conn, key, values)
             return True
 
+    def record_version(self, key: str, version_id: str) -> None:
+        with self._db.transaction() as conn:
+            self._update(conn, key, {S.VERSION_ID: version_id})
+
     def record_upload(self, key: str, owner: str, upload: UploadRecord | None) -> None:
         with self._db.transaction() as conn:
             self._update(

@@ -17,7 +17,15 @@ from dataclasses import dataclass
 from s3migrate.engine.context import CopyContext
 from s3migrate.engine.copier import ObjectCopier
 from s3migrate.engine.retry import backoff_delay
-from s3migrate.errors import BadMessageError, Disposition, JobInterrupted, S3MigrateError, classify, describe
+from s3migrate.errors import (
+    BadMessageError,
+    Disposition,
+    JobInterrupted,
+    S3MigrateError,
+    TransferError,
+    classify,
+    describe,
+)
 from s3migrate.jobs.codec import decode_message
 from s3migrate.jobs.job import Job
 from s3migrate.ledger.base import ClaimResult, Ledger, Outcome
@@ -210,6 +218,7 @@ class Worker:
         )
         try:
             result = self.copier.copy(ctx)
+            self._check_recorded_version(job, result.version_id)
         except Exception as exc:
             return self._failed(ctx.job, exc, claim.record.fail_count if claim.record else 0)
         self.ledger.complete(job.ledger_key, owner, result.etag, result.version_id, result.part_size)
@@ -217,6 +226,17 @@ class Worker:
         log.info("copied %s (%d bytes, %d parts sent, %d reused)", job.describe(), result.size,
                  result.parts_sent, result.parts_reused)
         return JobOutcome.DONE, 0.0
+
+    def _check_recorded_version(self, job: Job, copied: str | None) -> None:
+        """As the original does at completion: the version copied must be the one the ledger recorded."""
+        if not copied:
+            return
+        record = self.ledger.get(job.ledger_key)
+        if record is not None and record.version_id and record.version_id != copied:
+            raise TransferError(
+                f"copied version {copied} but the ledger recorded {record.version_id}; copying again",
+                Disposition.RETRY,
+            )
 
     def _failed(self, job: Job, exc: BaseException, previous_failures: int) -> tuple[JobOutcome, float]:
         owner = self.settings.owner

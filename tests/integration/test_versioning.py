@@ -1,0 +1,119 @@
+"""The original's versioning switches: a source overwritten while its multipart copy runs is copied either
+completely old or completely new, never mixed, and the ledger records which version it is."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from s3migrate.testing.faultproxy import FaultProxy, Rule
+from tests.conftest import Account
+from tests.integration.helpers import MIB, keys, put, read, run_cli, start_cli, unfinished_uploads
+
+pytestmark = pytest.mark.integration
+
+SIZE = 6 * 5 * MIB
+
+
+@pytest.fixture
+def proxies(accounts: tuple[Account, Account], aws_profiles: Path, tmp_path: Path,
+            monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[FaultProxy, FaultProxy]]:
+    monkeypatch.chdir(tmp_path)
+    a, b = accounts
+    with FaultProxy(a.endpoint) as src_proxy, FaultProxy(b.endpoint) as dst_proxy:
+        yield src_proxy, dst_proxy
+
+
+def overwrite_during_copy(args: list[str], a: Any, b: Any, src_bucket: str, dst_bucket: str, dst_proxy: FaultProxy
+                          ) -> tuple[bytes, bytes, str, Any]:
+    old = put(a.client(), src_bucket, "video.bin", SIZE, seed=1)
+    old_version = a.client().head_object(Bucket=src_bucket, Key="video.bin")["VersionId"]
+    dst_proxy.rules.append(Rule(method="PUT", pattern="partNumber=", delay=0.5))
+    process = start_cli(*args)
+    deadline = time.monotonic() + 60
+    while True:
+        uploads = [u for u in unfinished_uploads(b.client(), dst_bucket) if u["Key"] == "video.bin"]
+        if uploads and len(b.client().list_parts(Bucket=dst_bucket, Key="video.bin",
+                                                 UploadId=uploads[0]["UploadId"]).get("Parts", [])) >= 2:
+            break
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.05)
+    new = put(a.client(), src_bucket, "video.bin", SIZE, seed=2)
+    _, stderr = process.communicate(timeout=120)
+    dst_proxy.rules.clear()
+    return old, new, old_version, (process.returncode, stderr)
+
+
+@pytest.mark.parametrize(
+    ("update_version_id", "get_with_version_id"), [(True, True), (False, False), (True, False), (False, True)]
+)
+def test_versioned_source_overwritten_mid_copy_is_never_mixed(
+    accounts: tuple[Account, Account], buckets: tuple[str, str], proxies: tuple[FaultProxy, FaultProxy],
+    monkeypatch: pytest.MonkeyPatch, update_version_id: bool, get_with_version_id: bool,
+) -> None:
+    a, b = accounts
+    src_bucket, dst_bucket = buckets
+    src_proxy, dst_proxy = proxies
+    a.client().put_bucket_versioning(Bucket=src_bucket, VersioningConfiguration={"Status": "Enabled"})
+    monkeypatch.setenv("UpdateVersionId", str(update_version_id))
+    monkeypatch.setenv("GetObjectWithVersionId", str(get_with_version_id))
+    args = ["sync", f"s3://{src_bucket}", f"s3://{dst_bucket}", "--from-profile", "src", "--to-profile", "dst",
+            "--from-endpoint", src_proxy.endpoint_url, "--to-endpoint", dst_proxy.endpoint_url,
+            "--workers", "1", "--threads", "1", "--state", "state.db"]
+    old, new, old_version, (code, stderr) = overwrite_during_copy(args, a, b, src_bucket, dst_bucket, dst_proxy)
+    row = sqlite3.connect("state.db").execute(
+        "SELECT state, versionId FROM ledger WHERE Key = ?", (f"{src_bucket}/video.bin",)).fetchone()
+    if update_version_id and get_with_version_id:
+        # pinned to the version read before the copy started: the complete old version
+        assert code == 0, stderr
+        assert read(b.client(), dst_bucket, "video.bin") == old
+        assert row == ("DONE", old_version)
+    else:
+        # pinned by ETag: the overwrite is detected, nothing half-old is completed, the next run copies the new
+        assert code == 1 and "source changed" in stderr
+        assert "video.bin" not in keys(b.client(), dst_bucket)
+        assert row[0] == "FAILED"
+    assert unfinished_uploads(b.client(), dst_bucket) == []
+    rerun = run_cli(*args)
+    assert rerun.returncode == 0, rerun.stderr
+    if update_version_id and get_with_version_id:
+        # the new version has the same size: only a version comparison sees it (JobsenderCompareVersionId)
+        assert read(b.client(), dst_bucket, "video.bin") == old
+        monkeypatch.setenv("JobsenderCompareVersionId", "True")
+        rerun = run_cli(*args)
+        assert rerun.returncode == 0 and "copied 1 objects" in rerun.stdout, rerun.stdout + rerun.stderr
+    assert read(b.client(), dst_bucket, "video.bin") == new
+
+
+def test_missing_version_and_verify_md5_twice(
+    accounts: tuple[Account, Account], buckets: tuple[str, str], proxies: tuple[FaultProxy, FaultProxy],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    a, b = accounts
+    src_bucket, dst_bucket = buckets
+    src_proxy, dst_proxy = proxies
+    a.client().put_bucket_versioning(Bucket=src_bucket, VersioningConfiguration={"Status": "Enabled"})
+    data = put(a.client(), src_bucket, "k.bin", 11 * MIB)
+    args = ["sync", f"s3://{src_bucket}", f"s3://{dst_bucket}", "--from-profile", "src", "--to-profile", "dst",
+            "--from-endpoint", src_proxy.endpoint_url, "--to-endpoint", dst_proxy.endpoint_url, "--state", "state.db"]
+    monkeypatch.setenv("ifVerifyMD5Twice", "True")
+    # GETs of the source fail once mid-way, so the second attempt resumes and re-reads the earlier parts
+    src_proxy.rules.append(Rule(method="GET", pattern="partNumber|k.bin", status=403, times=1, every=2))
+    first = run_cli(*args, "--threads", "1", "--workers", "1")
+    assert first.returncode == 1 and "AccessDenied" in first.stderr
+    (upload,) = unfinished_uploads(b.client(), dst_bucket)
+    already = len(b.client().list_parts(Bucket=dst_bucket, Key="k.bin", UploadId=upload["UploadId"])["Parts"])
+    assert already >= 1
+    src_proxy.rules.clear()
+    src_proxy.counts.clear()
+    dst_proxy.counts.clear()
+    second = run_cli(*args)
+    assert second.returncode == 0, second.stderr
+    assert read(b.client(), dst_bucket, "k.bin") == data
+    assert src_proxy.paths.get(f"GET /{src_bucket}/k.bin", 0) == 3  # every part read, the earlier ones too
+    assert dst_proxy.counts.get("PUT part", 0) == 3 - already  # but only the missing ones sent
