@@ -110,8 +110,9 @@ def test_missing_version_and_verify_md5_twice(
     already = len(b.client().list_parts(Bucket=dst_bucket, Key="k.bin", UploadId=upload["UploadId"])["Parts"])
     assert already >= 1
     src_proxy.rules.clear()
-    src_proxy.counts.clear()
-    dst_proxy.counts.clear()
+    for proxy in (src_proxy, dst_proxy):
+        proxy.counts.clear()
+        proxy.paths.clear()
     second = run_cli(*args)
     assert second.returncode == 0, second.stderr
     assert read(b.client(), dst_bucket, "k.bin") == data
