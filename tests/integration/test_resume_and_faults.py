@@ -6,8 +6,6 @@ import os
 import signal
 import sqlite3
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,16 +15,6 @@ from tests.conftest import Account
 from tests.integration.helpers import MIB, keys, no_traceback, put, read, run_cli, start_cli, unfinished_uploads
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def proxies(accounts: tuple[Account, Account], aws_profiles: Path, tmp_path: Path,
-            monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[FaultProxy, FaultProxy]]:
-    """Fault-injecting proxies in front of both accounts."""
-    monkeypatch.chdir(tmp_path)
-    a, b = accounts
-    with FaultProxy(a.endpoint) as src_proxy, FaultProxy(b.endpoint) as dst_proxy:
-        yield src_proxy, dst_proxy
 
 
 def proxied_args(src_proxy: FaultProxy, dst_proxy: FaultProxy) -> list[str]:

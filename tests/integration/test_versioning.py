@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,15 +16,6 @@ from tests.integration.helpers import MIB, keys, put, read, run_cli, start_cli, 
 pytestmark = pytest.mark.integration
 
 SIZE = 6 * 5 * MIB
-
-
-@pytest.fixture
-def proxies(accounts: tuple[Account, Account], aws_profiles: Path, tmp_path: Path,
-            monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[FaultProxy, FaultProxy]]:
-    monkeypatch.chdir(tmp_path)
-    a, b = accounts
-    with FaultProxy(a.endpoint) as src_proxy, FaultProxy(b.endpoint) as dst_proxy:
-        yield src_proxy, dst_proxy
 
 
 def overwrite_during_copy(args: list[str], a: Any, b: Any, src_bucket: str, dst_bucket: str, dst_proxy: FaultProxy

@@ -94,6 +94,19 @@ def same_source(record: LedgerRecord, job: Job) -> bool:
     return not (record.version_id and job.version_id and record.version_id != job.version_id)
 
 
+def refuse_claim(record: LedgerRecord | None, job: Job, owner: str, now: float) -> Claim | None:
+    """The one claim rule every backend applies before it writes: skip a job done from the same source,
+    leave a job leased by another live owner; None means the claim may go ahead."""
+    if record is None:
+        return None
+    if record.state is JobState.DONE and same_source(record, job):
+        return Claim(ClaimResult.ALREADY_DONE, record)
+    leased_elsewhere = record.lease_owner not in (None, owner) and (record.lease_expires or 0) > now
+    if record.state is JobState.RUNNING and leased_elsewhere:
+        return Claim(ClaimResult.BUSY, record)
+    return None
+
+
 @runtime_checkable
 class Ledger(Protocol):
     """Every backend (SQLite, DynamoDB) passes the same conformance suite (tests/conformance)."""

@@ -27,7 +27,7 @@ from s3migrate.ledger.base import (
     LedgerSummary,
     Outcome,
     UploadRecord,
-    same_source,
+    refuse_claim,
 )
 
 _serializer = TypeSerializer()
@@ -190,15 +190,9 @@ class DynamoLedger:
         for _ in range(8):
             now = time.time()
             record = self.get(job.ledger_key)
-            if record is not None:
-                if record.state is JobState.DONE and same_source(record, job):
-                    return Claim(ClaimResult.ALREADY_DONE, record)
-                if (
-                    record.state is JobState.RUNNING
-                    and record.lease_owner not in (None, owner)
-                    and (record.lease_expires or 0) > now
-                ):
-                    return Claim(ClaimResult.BUSY, record)
+            refused = refuse_claim(record, job, owner, now)
+            if refused is not None:
+                return refused
             update = self._job_fields(_Update(), job)
             update.set(S.STATE, JobState.RUNNING.value).set(S.LEASE_OWNER, owner)
             update.set(S.LEASE_EXPIRES, round(now + lease_seconds, 3)).set(S.START_TIME, _now_text(now))

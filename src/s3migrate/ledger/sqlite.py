@@ -18,7 +18,7 @@ from s3migrate.ledger.base import (
     LedgerSummary,
     Outcome,
     UploadRecord,
-    same_source,
+    refuse_claim,
 )
 from s3migrate.sqlite_db import Database
 
@@ -137,15 +137,9 @@ class SqliteLedger:
         now = time.time()
         with self._db.transaction() as conn:
             record = self._fetch(conn, job.ledger_key)
-            if record is not None:
-                if record.state is JobState.DONE and same_source(record, job):
-                    return Claim(ClaimResult.ALREADY_DONE, record)
-                if (
-                    record.state is JobState.RUNNING
-                    and record.lease_owner not in (None, owner)
-                    and (record.lease_expires or 0) > now
-                ):
-                    return Claim(ClaimResult.BUSY, record)
+            refused = refuse_claim(record, job, owner, now)
+            if refused is not None:
+                return refused
             if record is None:
                 conn.execute(
                     f"""INSERT INTO {_TABLE} ("{S.KEY}", "{S.DES_BUCKET}", "{S.DES_KEY}", "{S.SIZE}",
