@@ -8,6 +8,7 @@ from typing import Any
 
 from s3migrate.engine.budget import ByteBudget
 from s3migrate.engine.context import CopyContext, CopyResult
+from s3migrate.engine.digest import etag_digest
 from s3migrate.engine.multipart import MultipartCopy
 from s3migrate.engine.options import TransferOptions
 from s3migrate.engine.single import copy_single
@@ -29,6 +30,10 @@ class ObjectCopier:
         if job.version_id and not self.options.get_object_with_version_id:
             # GetObjectWithVersionId off (the original default): read the current object, pinned by ETag.
             ctx.job = job = replace(job, version_id=None)
+        if ctx.record is not None and ctx.record.try_times > 1:
+            landed = self._already_at_destination(job)
+            if landed is not None:
+                return landed
         if job.etag is None and job.version_id is None:
             # An unpinned job (an original-format message): pin it to what the source is now.
             source = head_source(self.src, job)
@@ -40,6 +45,20 @@ class ObjectCopier:
         if source.size <= self.options.resumable_threshold:  # it shrank since it was listed
             return copy_single(self.src, self.dst, ctx, self.options, self.budget)
         return MultipartCopy(self.src, self.dst, ctx, self.options, self.budget, self._pool).run(source)
+
+    def _already_at_destination(self, job: Job) -> CopyResult | None:
+        """A retried job (its worker may have died after the PUT and before the ledger write) is not copied
+        again when the destination already holds exactly the source's bytes (equal size and plain MD5 ETags)."""
+        source_md5 = etag_digest(job.etag)
+        if source_md5 is None:
+            return None
+        try:
+            head = self.dst.head_object(Bucket=job.dst_bucket, Key=job.dst_key)
+        except Exception:
+            return None
+        if int(head.get("ContentLength", -1)) == job.size and etag_digest(head.get("ETag")) == source_md5:
+            return CopyResult(etag=str(head["ETag"]), size=job.size, bytes_sent=0, version_id=job.version_id)
+        return None
 
     def _pin_current_version(self, ctx: CopyContext) -> Job:
         """UpdateVersionId: a new job reads the source's current versionId and records it; a resumed one
