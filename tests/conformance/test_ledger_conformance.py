@@ -79,3 +79,22 @@ def test_destination_index_and_summary(ledger: Ledger) -> None:
     summary = ledger.summary()
     assert summary.counts[JobState.DONE] == 1 and summary.counts[JobState.PENDING] == 1
     assert summary.bytes_by_state[JobState.DONE] == 1234
+
+
+def test_concurrent_claims_have_one_winner(ledger: Ledger) -> None:
+    import threading
+
+    jobs = [Job("src-bkt", f"race-{i}", "dst-bkt", f"race-{i}", 10, None, '"e"') for i in range(10)]
+    ledger.register(jobs)
+    for job in jobs:
+        results: list[ClaimResult] = []
+
+        def claim(owner: str, job: Job = job) -> None:
+            results.append(ledger.claim(job, owner, 60).result)
+
+        threads = [threading.Thread(target=claim, args=(f"w{i}",)) for i in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert results.count(ClaimResult.CLAIMED) == 1, results

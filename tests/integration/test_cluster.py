@@ -85,7 +85,8 @@ def test_send_then_two_workers_one_killed_mid_object(
     assert busy.returncode == 2 and "--force" in busy.stderr
 
     cluster["dst_proxy"].rules.append(Rule(method="PUT", pattern="partNumber=", delay=0.3))
-    work = ["work", *common, "--workers", "2", "--threads", "2", "--job-timeout", "5", "--exit-when-idle", "50"]
+    work = ["work", *common, "--workers", "2", "--threads", "2", "--job-timeout", "5", "--exit-when-idle", "50",
+            "--log-level", "INFO"]
     first, second = subprocess.Popen(cli(*work)), subprocess.Popen(cli(*work))
     ledger = DynamoLedger(cluster["ddb"], cluster["table"])
     big_key = f"{src_bucket}/data/big.bin"
@@ -121,7 +122,7 @@ def test_send_then_two_workers_one_killed_mid_object(
     paths = cluster["dst_proxy"].paths
     for key in expected:
         if key != "data/big.bin":
-            assert paths.get(f"PUT /{dst_bucket}/archive/{key}") == 1, key
+            assert paths.get(f"PUT /{dst_bucket}/archive/{key}") == 1, (key, records[f"{src_bucket}/{key}"])
     assert paths.get(f"PUT /{dst_bucket}/archive/data/big.bin", 0) <= 13 + 2
 
     status = run("status", "--ledger", cluster["ledger"], "--queue", cluster["queue"], "--json")

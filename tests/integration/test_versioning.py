@@ -107,3 +107,38 @@ def test_missing_version_and_verify_md5_twice(
     assert read(b.client(), dst_bucket, "k.bin") == data
     assert src_proxy.paths.get(f"GET /{src_bucket}/k.bin", 0) == 3  # every part read, the earlier ones too
     assert dst_proxy.counts.get("PUT part", 0) == 3 - already  # but only the missing ones sent
+
+
+def test_source_checksums_are_carried_so_the_destination_verifies_end_to_end(
+    accounts: tuple[Account, Account], buckets: tuple[str, str], proxies: tuple[FaultProxy, FaultProxy],
+) -> None:
+    a, b = accounts
+    src_bucket, dst_bucket = buckets
+    src_proxy, dst_proxy = proxies
+    small = put(a.client(), src_bucket, "small.txt", 1000, ChecksumAlgorithm="CRC32")
+    big = put(a.client(), src_bucket, "big.bin", 4 * 5 * MIB + 3, ChecksumAlgorithm="CRC32")
+    args = ["sync", f"s3://{src_bucket}", f"s3://{dst_bucket}", "--from-profile", "src", "--to-profile", "dst",
+            "--from-endpoint", src_proxy.endpoint_url, "--to-endpoint", dst_proxy.endpoint_url,
+            "--workers", "1", "--threads", "1", "--state", "state.db"]
+    # interrupt the large object once mid-way, so the resumed upload must still complete with every part's checksum
+    dst_proxy.rules.append(Rule(method="PUT", pattern="partNumber=", delay=0.4))
+    process = start_cli(*args)
+    deadline = time.monotonic() + 60
+    while True:
+        uploads = [u for u in unfinished_uploads(b.client(), dst_bucket) if u["Key"] == "big.bin"]
+        if uploads and len(b.client().list_parts(Bucket=dst_bucket, Key="big.bin",
+                                                 UploadId=uploads[0]["UploadId"]).get("Parts", [])) >= 2:
+            break
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.05)
+    process.kill()
+    process.communicate()
+    dst_proxy.rules.clear()
+    result = run_cli(*args)
+    assert result.returncode == 0, result.stderr
+    assert read(b.client(), dst_bucket, "small.txt") == small and read(b.client(), dst_bucket, "big.bin") == big
+    src_small = a.client().head_object(Bucket=src_bucket, Key="small.txt", ChecksumMode="ENABLED")
+    dst_small = b.client().head_object(Bucket=dst_bucket, Key="small.txt", ChecksumMode="ENABLED")
+    assert dst_small["ChecksumCRC32"] == src_small["ChecksumCRC32"]
+    dst_big = b.client().head_object(Bucket=dst_bucket, Key="big.bin", ChecksumMode="ENABLED")
+    assert dst_big.get("ChecksumCRC32")

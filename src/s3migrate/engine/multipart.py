@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 
 from s3migrate.engine.budget import ByteBudget
+from s3migrate.engine.checksums import checksum_function
 from s3migrate.engine.context import CopyContext, CopyResult
 from s3migrate.engine.digest import content_md5, etag_digest, md5_digest, multipart_etag, strip_etag
 from s3migrate.engine.options import TransferOptions
@@ -63,12 +65,18 @@ class MultipartCopy:
         self.src, self.dst, self.ctx, self.options = src, dst, ctx, options
         self.budget, self.pool = budget, pool
         self.job = ctx.job
+        self.algorithm: str | None = None  # the additional checksum carried from the source, if any
+        self.checksum: Callable[[bytes], str] | None = None
+        self.part_checksums: dict[int, str] = {}
 
     # -- entry point -------------------------------------------------------------------------------------
 
     def run(self, source: SourceObject | None = None) -> CopyResult:
         source = source or head_source(self.src, self.job)
         layout = PartLayout.for_size(source.size, self.options.chunk_size)
+        if source.checksum_algorithm:
+            self.checksum = checksum_function(source.checksum_algorithm)
+            self.algorithm = source.checksum_algorithm if self.checksum else None
         upload = self._resume_or_create(source, layout)
         try:
             digests, sent_bytes, sent_parts = self._send_parts(source, layout, upload)
@@ -149,6 +157,11 @@ class MultipartCopy:
             return None
         digests = {int(p["PartNumber"]): etag_digest(p.get("ETag")) for p in parts}
         known = {n: d for n, d in digests.items() if d is not None}
+        if self.algorithm:
+            field = f"Checksum{self.algorithm}"
+            self.part_checksums = {int(p["PartNumber"]): str(p[field]) for p in parts if p.get(field)}
+            if len(self.part_checksums) < len(known):
+                trusted = False  # their checksums are not listed (some S3-compatibles): read them back
         if self.options.verify_md5_twice:
             trusted = False  # ifVerifyMD5Twice: every earlier part is read back from the source and checked
         log.info("resuming upload %s of %s with %d/%d parts", upload_id, self.job.dst_key, len(known), layout.count)
@@ -158,6 +171,8 @@ class MultipartCopy:
         args: dict[str, Any] = {"Bucket": self.job.dst_bucket, "Key": self.job.dst_key, **source.attributes}
         if self.options.storage_class:
             args["StorageClass"] = self.options.storage_class
+        if self.algorithm:
+            args["ChecksumAlgorithm"] = self.algorithm
         try:
             upload_id = str(self.dst.create_multipart_upload(**args)["UploadId"])
         except Exception as exc:
@@ -254,6 +269,10 @@ class MultipartCopy:
             def attempt() -> tuple[bytes, int]:
                 data, _ = read_range(self.src, job, source.pin, part.byte_range, part.size)
                 digest = md5_digest(data)
+                extra: dict[str, str] = {}
+                if self.checksum is not None:
+                    extra[f"Checksum{self.algorithm}"] = self.checksum(data)
+                    self.part_checksums[part.number] = extra[f"Checksum{self.algorithm}"]
                 if candidate == digest:  # an unverified part that proved identical: keep it
                     return digest, 0
                 try:
@@ -264,6 +283,7 @@ class MultipartCopy:
                         PartNumber=part.number,
                         Body=data,
                         ContentMD5=content_md5(digest),
+                        **extra,
                     )
                 except Exception as exc:
                     raise translate_transfer_error(exc, f"destination UploadPart {part.number}") from None
@@ -295,7 +315,10 @@ class MultipartCopy:
             stored = etag_digest(part.get("ETag"))
             if stored is not None and stored != digests[number]:
                 raise IntegrityError(f"part {number} at the destination is not the part that was sent")
-            complete_parts.append({"PartNumber": number, "ETag": part["ETag"]})
+            entry = {"PartNumber": number, "ETag": part["ETag"]}
+            if self.algorithm:
+                entry[f"Checksum{self.algorithm}"] = self.part_checksums[number]
+            complete_parts.append(entry)
         try:
             response = self.dst.complete_multipart_upload(
                 Bucket=job.dst_bucket,

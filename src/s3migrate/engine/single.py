@@ -9,7 +9,7 @@ from s3migrate.engine.context import CopyContext, CopyResult
 from s3migrate.engine.digest import content_md5, etag_digest, md5_digest, strip_etag
 from s3migrate.engine.options import TransferOptions
 from s3migrate.engine.retry import with_retries
-from s3migrate.engine.source import SourcePin, carried_attributes, read_range
+from s3migrate.engine.source import SourcePin, carried_attributes, full_object_checksum, read_range
 from s3migrate.errors import IntegrityError, JobInterrupted, translate_transfer_error
 
 
@@ -34,7 +34,7 @@ def copy_single(
         if taken < 0:
             raise JobInterrupted("stopped before the copy started", timeout=False)
         try:
-            data, response = read_range(src, job, pin, None, None)
+            data, response = read_range(src, job, pin, None, None, with_checksum=True)
             digest = md5_digest(data)
             args: dict[str, Any] = {
                 "Bucket": job.dst_bucket,
@@ -42,6 +42,7 @@ def copy_single(
                 "Body": data,
                 "ContentMD5": content_md5(digest),
                 **carried_attributes(response),
+                **full_object_checksum(response),
             }
             if options.storage_class:
                 args["StorageClass"] = options.storage_class

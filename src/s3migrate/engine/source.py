@@ -43,6 +43,7 @@ class SourceObject:
     pin: SourcePin
     attributes: dict[str, Any] = field(default_factory=dict)  # passed on to PutObject/CreateMultipartUpload
     version_id: str | None = None  # what the source reported, whether or not reads are pinned by it
+    checksum_algorithm: str | None = None  # the source's additional checksum algorithm (CRC32, ...)
 
 
 def carried_attributes(response: dict[str, Any]) -> dict[str, Any]:
@@ -57,7 +58,7 @@ def head_source(client: Any, job: Job) -> SourceObject:
     """HEAD the source under the job's pin and return what the copy must use."""
     pin = SourcePin(job.etag, job.version_id)
     try:
-        head = client.head_object(Bucket=job.src_bucket, Key=job.src_key, **pin.get_args())
+        head = client.head_object(Bucket=job.src_bucket, Key=job.src_key, ChecksumMode="ENABLED", **pin.get_args())
     except Exception as exc:
         raise _source_error(exc, "source HEAD", pin) from None
     etag = head.get("ETag")
@@ -68,6 +69,7 @@ def head_source(client: Any, job: Job) -> SourceObject:
         pin=SourcePin(etag, job.version_id or None),
         attributes=carried_attributes(head),
         version_id=None if head.get("VersionId") in (None, "null") else str(head["VersionId"]),
+        checksum_algorithm=checksum_algorithm(head),
     )
 
 
@@ -88,14 +90,42 @@ def _source_error(exc: BaseException, what: str, pin: SourcePin) -> TransferErro
     return error
 
 
+CHECKSUM_FIELDS = ("ChecksumCRC64NVME", "ChecksumCRC32C", "ChecksumCRC32", "ChecksumSHA256", "ChecksumSHA1")
+
+
+def full_object_checksum(response: dict[str, Any]) -> dict[str, str]:
+    """The source's full-object additional checksum (as a PutObject argument), if it has one.
+
+    Passed to the destination's PUT, it makes the destination check our bytes against the *source's*
+    checksum: end to end, beyond the MD5 of what we read. Composite (per-part) checksums do not apply."""
+    if response.get("ChecksumType") not in (None, "FULL_OBJECT"):
+        return {}
+    for name in CHECKSUM_FIELDS:
+        value = response.get(name)
+        if isinstance(value, str) and value and "-" not in value:
+            return {name: value}
+    return {}
+
+
+def checksum_algorithm(response: dict[str, Any]) -> str | None:
+    """The additional checksum algorithm a source object carries (CRC32, CRC32C, ...), if any."""
+    for name in CHECKSUM_FIELDS:
+        if response.get(name):
+            return name[len("Checksum"):]
+    return None
+
+
 def read_range(
-    client: Any, job: Job, pin: SourcePin, byte_range: str | None, expected: int | None
+    client: Any, job: Job, pin: SourcePin, byte_range: str | None, expected: int | None,
+    *, with_checksum: bool = False,
 ) -> tuple[bytes, dict[str, Any]]:
     """GET the whole object or one range, under the pin; check that exactly ``expected`` bytes came
     (botocore itself checks a body against its Content-Length)."""
     args: dict[str, Any] = {"Bucket": job.src_bucket, "Key": job.src_key, **pin.get_args()}
     if byte_range:
         args["Range"] = byte_range
+    if with_checksum:
+        args["ChecksumMode"] = "ENABLED"
     try:
         response = client.get_object(**args)
         data: bytes = response["Body"].read()
