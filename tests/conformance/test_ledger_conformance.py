@@ -89,7 +89,7 @@ def test_concurrent_claims_have_one_winner(ledger: Ledger) -> None:
     for job in jobs:
         results: list[ClaimResult] = []
 
-        def claim(owner: str, job: Job = job) -> None:
+        def claim(owner: str, job: Job = job, results: list[ClaimResult] = results) -> None:
             results.append(ledger.claim(job, owner, 60).result)
 
         threads = [threading.Thread(target=claim, args=(f"w{i}",)) for i in range(4)]
