@@ -142,3 +142,42 @@ def test_source_checksums_are_carried_so_the_destination_verifies_end_to_end(
     assert dst_small["ChecksumCRC32"] == src_small["ChecksumCRC32"]
     dst_big = b.client().head_object(Bucket=dst_bucket, Key="big.bin", ChecksumMode="ENABLED")
     assert dst_big.get("ChecksumCRC32")
+
+
+def test_missing_version_and_denied_get_object_version_are_clear_failures(
+    accounts: tuple[Account, Account], buckets: tuple[str, str], proxies: tuple[FaultProxy, FaultProxy],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import json
+
+    from s3migrate.ledger.base import JobState
+    from s3migrate.ledger.sqlite import SqliteLedger
+    from s3migrate.queues.sqlite import SqliteQueue
+    from s3migrate.sqlite_db import Database
+
+    a, b = accounts
+    src_bucket, dst_bucket = buckets
+    src_proxy, dst_proxy = proxies
+    a.client().put_bucket_versioning(Bucket=src_bucket, VersioningConfiguration={"Status": "Enabled"})
+    put(a.client(), src_bucket, "gone.txt", 10)
+    put(a.client(), src_bucket, "denied.txt", 10)
+    denied_version = a.client().head_object(Bucket=src_bucket, Key="denied.txt")["VersionId"]
+    src_proxy.rules.append(Rule(pattern="denied.txt.*versionId=", status=403))
+
+    def job(key: str, version: str) -> str:
+        return json.dumps({"Src_bucket": src_bucket, "Src_key": key, "Des_bucket": dst_bucket, "Des_key": key,
+                           "Size": 10, "versionId": version})
+
+    queue = SqliteQueue(Database("state.db"))
+    queue.send([job("gone.txt", "no-such-version-id"), job("denied.txt", denied_version)])
+    queue.close()
+    monkeypatch.setenv("GetObjectWithVersionId", "True")
+    result = run_cli("work", "--queue", "sqlite:///state.db", "--ledger", "sqlite:///state.db",
+                     "--from-profile", "src", "--to-profile", "dst", "--from-endpoint", src_proxy.endpoint_url,
+                     "--to-endpoint", dst_proxy.endpoint_url, "--exit-when-idle", "2")
+    assert result.returncode == 0, result.stderr
+    ledger = SqliteLedger(Database("state.db"))
+    failed = {r.key.split("/", 1)[1]: r.last_error or "" for r in ledger.records(JobState.FAILED)}
+    assert "no-such-version-id of the source no longer exists" in failed["gone.txt"]
+    assert "GetObjectWithVersionId" in failed["denied.txt"] and "s3:GetObjectVersion" in failed["denied.txt"]
+    assert keys(b.client(), dst_bucket) == {}
