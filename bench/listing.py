@@ -1,0 +1,98 @@
+"""Planning benchmark: ``s3migrate sync --dry-run`` against ``rclone copy --dry-run`` on the same two buckets.
+
+The source holds N keys (default 100,000) in a flat or a deep keyspace; the destination holds the same keys but
+1% (every 100th key is missing, and every 100th other key has another size). Both tools only list and compare.
+Medians of ``--runs`` runs, with client CPU and peak RSS, as in ``bench/run.py``.
+
+    python bench/listing.py [--keys 100000] [--layout flat|deep] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from run import Measurement, rclone_env, run_measured
+from s3migrate.testing.seaweed import SeaweedServer
+
+
+def key_name(i: int, layout: str) -> str:
+    if layout == "deep":
+        return f"data/{i % 7:02d}/{i % 13:02d}/{i % 31:02d}/obj-{i:07d}"
+    return f"data/obj-{i:07d}"
+
+
+def fill(client: object, bucket: str, keys: int, layout: str, skip: bool) -> None:
+    """Write ``keys`` tiny objects; on the destination (``skip``) leave 1% out and give 1% another size."""
+
+    def one(i: int) -> None:
+        if skip and i % 100 == 0:
+            return
+        body = b"xx" if skip and i % 100 == 50 else b"x"
+        client.put_object(Bucket=bucket, Key=key_name(i, layout), Body=body)  # type: ignore[attr-defined]
+
+    with ThreadPoolExecutor(32) as pool:
+        list(pool.map(one, range(keys), chunksize=256))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--keys", type=int, default=100_000)
+    parser.add_argument("--layout", choices=["flat", "deep"], default="flat")
+    parser.add_argument("--runs", type=int, default=3)
+    opts = parser.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="s3migrate-listing-"))
+    src = SeaweedServer(root / "src", "AKLISTSRC", "list-source-secret").start()
+    dst = SeaweedServer(root / "dst", "AKLISTDST", "list-destination-secret").start()
+    try:
+        src.client().create_bucket(Bucket="list-src")
+        dst.client().create_bucket(Bucket="list-dst")
+        print(f"filling {opts.keys} keys ({opts.layout}) on each side ...", flush=True)
+        fill(src.client(), "list-src", opts.keys, opts.layout, skip=False)
+        fill(dst.client(), "list-dst", opts.keys, opts.layout, skip=True)
+        credentials = root / "credentials"
+        credentials.write_text(
+            f"[lsrc]\naws_access_key_id = {src.access_key}\naws_secret_access_key = {src.secret_key}\n"
+            f"[ldst]\naws_access_key_id = {dst.access_key}\naws_secret_access_key = {dst.secret_key}\n"
+        )
+        s3m_env = {**os.environ, "AWS_SHARED_CREDENTIALS_FILE": str(credentials), "AWS_CONFIG_FILE": "/dev/null"}
+        tools = {
+            "s3migrate sync --dry-run": ([sys.executable, "-m", "s3migrate", "sync", "s3://list-src/data",
+                                          "s3://list-dst/data", "--from-profile", "lsrc", "--to-profile", "ldst",
+                                          "--from-endpoint", src.endpoint_url, "--to-endpoint", dst.endpoint_url,
+                                          "--dry-run"], s3m_env),
+            "rclone copy --dry-run": ([shutil.which("rclone") or "rclone", "copy", "--dry-run", "src:list-src/data",
+                                       "dst:list-dst/data"], rclone_env(src, dst)),
+            "rclone copy --dry-run --checkers 64": ([shutil.which("rclone") or "rclone", "copy", "--dry-run",
+                                                     "--checkers", "64", "src:list-src/data", "dst:list-dst/data"],
+                                                    rclone_env(src, dst)),
+        }
+        heading = f"{opts.keys} keys, {opts.layout}"
+        print(f"\n| {heading} | wall s (median) | client CPU s | peak RSS MiB | s3migrate / this |")
+        print("|---|---|---|---|---|")
+        medians: dict[str, Measurement] = {}
+        for tool, (args, env) in tools.items():
+            results = [run_measured(args, env) for _ in range(opts.runs)]
+            medians[tool] = Measurement(statistics.median(r.wall for r in results),
+                                        statistics.median(r.cpu for r in results),
+                                        max(r.peak_rss_mib for r in results))
+        ours = medians["s3migrate sync --dry-run"].wall
+        for tool, m in medians.items():
+            print(f"| {tool} | {m.wall:.2f} | {m.cpu:.2f} | {m.peak_rss_mib:.0f} | {ours / m.wall:.2f} |")
+    finally:
+        src.stop()
+        dst.stop()
+        shutil.rmtree(root, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
