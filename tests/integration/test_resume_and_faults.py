@@ -6,11 +6,11 @@ import os
 import signal
 import sqlite3
 import time
-from typing import Any
 
 import pytest
 
 from s3migrate.testing.faultproxy import FaultProxy, Rule
+from s3migrate.testing.waits import parts_uploaded, wait_for_parts
 from tests.conftest import Account
 from tests.integration.helpers import MIB, keys, no_traceback, put, read, run_cli, start_cli, unfinished_uploads
 
@@ -20,13 +20,6 @@ pytestmark = pytest.mark.integration
 def proxied_args(src_proxy: FaultProxy, dst_proxy: FaultProxy) -> list[str]:
     return ["--from-profile", "src", "--to-profile", "dst", "--from-endpoint", src_proxy.endpoint_url,
             "--to-endpoint", dst_proxy.endpoint_url]
-
-
-def parts_at_destination(client: Any, bucket: str, key: str) -> int:
-    uploads = [u for u in unfinished_uploads(client, bucket) if u["Key"] == key]
-    if not uploads:
-        return 0
-    return len(client.list_parts(Bucket=bucket, Key=key, UploadId=uploads[0]["UploadId"]).get("Parts", []))
 
 
 @pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGINT])
@@ -44,18 +37,14 @@ def test_interrupted_large_object_resumes_without_resending_parts(
             "--workers", "1", "--threads", "1", "--state", "state.db"]
 
     process = start_cli(*args)
-    deadline = time.monotonic() + 60
-    while parts_at_destination(b.client(), dst_bucket, "big/video.bin") < 4:
-        assert process.poll() is None, process.communicate()
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    assert wait_for_parts(b.client(), dst_bucket, "big/video.bin", 4, process), process.communicate()
     process.send_signal(how)
     _, stderr = process.communicate(timeout=60)
     if how == signal.SIGINT:
         assert process.returncode == 130 and "run the same command again" in stderr and "Traceback" not in stderr
     assert "big/video.bin" not in keys(b.client(), dst_bucket)
     time.sleep(1.0)  # a part the proxy was still holding may land after the client died
-    already = parts_at_destination(b.client(), dst_bucket, "big/video.bin")
+    already = parts_uploaded(b.client(), dst_bucket, "big/video.bin")
     assert 4 <= already < 13
 
     dst_proxy.rules.clear()
@@ -117,10 +106,7 @@ def test_source_overwritten_during_copy_is_never_mixed(
     args = ["sync", f"s3://{src_bucket}", f"s3://{dst_bucket}", *proxied_args(src_proxy, dst_proxy),
             "--workers", "1", "--threads", "1"]
     process = start_cli(*args)
-    deadline = time.monotonic() + 60
-    while parts_at_destination(b.client(), dst_bucket, "changing.bin") < 2:
-        assert process.poll() is None and time.monotonic() < deadline
-        time.sleep(0.05)
+    assert wait_for_parts(b.client(), dst_bucket, "changing.bin", 2, process), process.communicate()
     new = put(a.client(), src_bucket, "changing.bin", 6 * 5 * MIB, seed=2)  # same size, new content
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 1 and "source changed" in stderr
@@ -143,10 +129,7 @@ def test_upload_with_another_part_size_is_restarted_not_mixed(
     base = ["sync", f"s3://{src_bucket}", f"s3://{dst_bucket}", *proxied_args(src_proxy, dst_proxy),
             "--workers", "1", "--threads", "1", "--state", "state.db"]
     process = start_cli(*base, "--chunk-size", "5MiB")
-    deadline = time.monotonic() + 60
-    while parts_at_destination(b.client(), dst_bucket, "obj.bin") < 2:
-        assert process.poll() is None and time.monotonic() < deadline
-        time.sleep(0.05)
+    assert wait_for_parts(b.client(), dst_bucket, "obj.bin", 2, process), process.communicate()
     os.kill(process.pid, signal.SIGKILL)
     process.communicate()
     dst_proxy.rules.clear()

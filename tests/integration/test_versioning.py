@@ -4,12 +4,12 @@ completely old or completely new, never mixed, and the ledger records which vers
 from __future__ import annotations
 
 import sqlite3
-import time
 from typing import Any
 
 import pytest
 
 from s3migrate.testing.faultproxy import FaultProxy, Rule
+from s3migrate.testing.waits import wait_for_parts
 from tests.conftest import Account
 from tests.integration.helpers import MIB, keys, put, read, run_cli, start_cli, unfinished_uploads
 
@@ -24,14 +24,7 @@ def overwrite_during_copy(args: list[str], a: Any, b: Any, src_bucket: str, dst_
     old_version = a.client().head_object(Bucket=src_bucket, Key="video.bin")["VersionId"]
     dst_proxy.rules.append(Rule(method="PUT", pattern="partNumber=", delay=0.5))
     process = start_cli(*args)
-    deadline = time.monotonic() + 60
-    while True:
-        uploads = [u for u in unfinished_uploads(b.client(), dst_bucket) if u["Key"] == "video.bin"]
-        if uploads and len(b.client().list_parts(Bucket=dst_bucket, Key="video.bin",
-                                                 UploadId=uploads[0]["UploadId"]).get("Parts", [])) >= 2:
-            break
-        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
-        time.sleep(0.05)
+    assert wait_for_parts(b.client(), dst_bucket, "video.bin", 2, process), process.communicate()
     new = put(a.client(), src_bucket, "video.bin", SIZE, seed=2)
     _, stderr = process.communicate(timeout=120)
     dst_proxy.rules.clear()
@@ -123,14 +116,7 @@ def test_source_checksums_are_carried_so_the_destination_verifies_end_to_end(
     # interrupt the large object once mid-way, so the resumed upload must still complete with every part's checksum
     dst_proxy.rules.append(Rule(method="PUT", pattern="partNumber=", delay=0.4))
     process = start_cli(*args)
-    deadline = time.monotonic() + 60
-    while True:
-        uploads = [u for u in unfinished_uploads(b.client(), dst_bucket) if u["Key"] == "big.bin"]
-        if uploads and len(b.client().list_parts(Bucket=dst_bucket, Key="big.bin",
-                                                 UploadId=uploads[0]["UploadId"]).get("Parts", [])) >= 2:
-            break
-        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
-        time.sleep(0.05)
+    assert wait_for_parts(b.client(), dst_bucket, "big.bin", 2, process), process.communicate()
     process.kill()
     process.communicate()
     dst_proxy.rules.clear()

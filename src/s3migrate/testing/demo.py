@@ -13,10 +13,10 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from s3migrate.testing.seaweed import SeaweedServer
+from s3migrate.testing.waits import wait_for_parts
 
 MIB = 1024 * 1024
 
@@ -28,21 +28,6 @@ def _say(text: str) -> None:
 def _sync(args: list[str], env: dict[str, str]) -> int:
     print("$ s3migrate " + " ".join(args), flush=True)
     return subprocess.call([sys.executable, "-m", "s3migrate", *args], env=env)
-
-
-def _wait_for_parts(
-    server: SeaweedServer, bucket: str, key: str, count: int, process: subprocess.Popen[bytes]
-) -> None:
-    client = server.client()
-    deadline = time.monotonic() + 60
-    while process.poll() is None and time.monotonic() < deadline:
-        for upload in client.list_multipart_uploads(Bucket=bucket, Prefix=key).get("Uploads", []):
-            if upload["Key"] != key:
-                continue
-            parts = client.list_parts(Bucket=bucket, Key=key, UploadId=upload["UploadId"]).get("Parts", [])
-            if len(parts) >= count:
-                return
-        time.sleep(0.05)
 
 
 def main() -> int:
@@ -86,7 +71,7 @@ def main() -> int:
             env=env,
         )
         try:
-            _wait_for_parts(destination, "demo-destination", "backup/photos/video.mp4", 8, process)
+            wait_for_parts(destination.client(), "demo-destination", "backup/photos/video.mp4", 8, process)
             process.send_signal(signal.SIGINT)
             process.wait(timeout=60)
         finally:
