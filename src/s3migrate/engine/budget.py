@@ -38,9 +38,5 @@ class ByteBudget:
             self._cond.notify_all()
 
     @property
-    def in_use(self) -> int:
-        return self._used
-
-    @property
     def peak(self) -> int:
         return self._peak

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
@@ -92,6 +93,11 @@ def same_source(record: LedgerRecord, job: Job) -> bool:
     if record.src_etag and job.etag and record.src_etag != job.etag:
         return False
     return not (record.version_id and job.version_id and record.version_id != job.version_id)
+
+
+def time_text(ts: float) -> str:
+    """The original's human-readable times (``firstTime``, ``startTime``, ``endTime``): local time."""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
 
 
 def refuse_claim(record: LedgerRecord | None, job: Job, owner: str, now: float) -> Claim | None:

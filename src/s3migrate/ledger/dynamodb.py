@@ -28,14 +28,12 @@ from s3migrate.ledger.base import (
     Outcome,
     UploadRecord,
     refuse_claim,
+    time_text,
 )
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
-
-def _now_text(ts: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
 
 
 def _num(value: Any, default: float = 0) -> float:
@@ -170,7 +168,7 @@ class DynamoLedger:
         return update
 
     def register(self, jobs: Sequence[Job]) -> None:
-        now = _now_text(time.time())
+        now = time_text(time.time())
 
         def one(job: Job) -> None:
             update = self._job_fields(_Update(), job)
@@ -195,8 +193,8 @@ class DynamoLedger:
                 return refused
             update = self._job_fields(_Update(), job)
             update.set(S.STATE, JobState.RUNNING.value).set(S.LEASE_OWNER, owner)
-            update.set(S.LEASE_EXPIRES, round(now + lease_seconds, 3)).set(S.START_TIME, _now_text(now))
-            update.set(S.START_TIME_F, round(now, 3)).set(S.FIRST_TIME, _now_text(now), if_missing=True)
+            update.set(S.LEASE_EXPIRES, round(now + lease_seconds, 3)).set(S.START_TIME, time_text(now))
+            update.set(S.START_TIME_F, round(now, 3)).set(S.FIRST_TIME, time_text(now), if_missing=True)
             update.add(S.TRY_TIMES, 1).add(S.INSTANCE_ID, {owner})
             if record is None:
                 condition = update.condition("attribute_not_exists({attr_k})", attr_k=S.KEY)
@@ -237,7 +235,7 @@ class DynamoLedger:
         if record is None:
             return
         now = time.time()
-        update = _Update().set(S.STATE, JobState.DONE.value).set(S.END_TIME, _now_text(now))
+        update = _Update().set(S.STATE, JobState.DONE.value).set(S.END_TIME, time_text(now))
         update.set(S.END_TIME_F, round(now, 3)).set(S.LAST_TIME_PROGRESS, 100)
         update.set(S.TOTAL_SPENT_TIME, round(now - (record.start_time_f or now), 3)).set(S.DES_ETAG, dst_etag)
         update.set(S.FAIL_COUNT, 0)
@@ -257,7 +255,7 @@ class DynamoLedger:
         failures = record.fail_count + (0 if outcome in (Outcome.TIMEOUT, Outcome.QUIT) else 1)
         now = time.time()
         update = _Update().set(S.STATE, (JobState.FAILED if final else JobState.PENDING).value)
-        update.set(S.FAIL_COUNT, failures).set(S.LAST_ERROR, reason[:2000]).set(S.END_TIME, _now_text(now))
+        update.set(S.FAIL_COUNT, failures).set(S.LAST_ERROR, reason[:2000]).set(S.END_TIME, time_text(now))
         update.set(S.END_TIME_F, round(now, 3)).set(S.LEASE_OWNER, None).set(S.LEASE_EXPIRES, None)
         update.add(S.JOB_STATUS, {outcome.value})
         self._update_checked(key, update)

@@ -19,6 +19,7 @@ from s3migrate.ledger.base import (
     Outcome,
     UploadRecord,
     refuse_claim,
+    time_text,
 )
 from s3migrate.sqlite_db import Database
 
@@ -56,9 +57,6 @@ CREATE INDEX IF NOT EXISTS "{S.DES_BUCKET_INDEX}" ON {_TABLE} ("{S.DES_BUCKET}",
 CREATE INDEX IF NOT EXISTS ledger_state ON {_TABLE} ("{S.STATE}");
 """
 
-
-def _now_text(ts: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
 
 
 def _set_add(raw: str, item: str) -> str:
@@ -116,7 +114,7 @@ class SqliteLedger:
         conn.execute(f'UPDATE {_TABLE} SET {assignments} WHERE "{S.KEY}" = ?', (*values.values(), key))
 
     def register(self, jobs: Sequence[Job]) -> None:
-        now = _now_text(time.time())
+        now = time_text(time.time())
         with self._db.transaction() as conn:
             conn.executemany(
                 f"""INSERT INTO {_TABLE} ("{S.KEY}", "{S.DES_BUCKET}", "{S.DES_KEY}", "{S.SIZE}",
@@ -146,7 +144,7 @@ class SqliteLedger:
                             "{S.VERSION_ID}", "{S.SRC_ETAG}", "{S.STATE}", "{S.FIRST_TIME}")
                         VALUES (?, ?, ?, ?, ?, ?, 'PENDING', ?)""",
                     (job.ledger_key, job.dst_bucket, job.dst_key, job.size, job.version_id, job.etag,
-                     _now_text(now)),
+                     time_text(now)),
                 )
                 record = self._fetch(conn, job.ledger_key)
                 assert record is not None
@@ -156,7 +154,7 @@ class SqliteLedger:
                 S.LEASE_EXPIRES: now + lease_seconds,
                 S.TRY_TIMES: record.try_times + 1,
                 S.INSTANCE_ID: json.dumps(sorted({*record.instance_ids, owner})),
-                S.START_TIME: _now_text(now),
+                S.START_TIME: time_text(now),
                 S.START_TIME_F: now,
                 S.DES_BUCKET: job.dst_bucket,
                 S.DES_KEY: job.dst_key,
@@ -214,7 +212,7 @@ class SqliteLedger:
             values: dict[str, Any] = {
                 S.STATE: JobState.DONE.value,
                 S.JOB_STATUS: _set_add(json.dumps(sorted(record.job_status)), Outcome.DONE.value),
-                S.END_TIME: _now_text(now),
+                S.END_TIME: time_text(now),
                 S.END_TIME_F: now,
                 S.TOTAL_SPENT_TIME: round(now - (record.start_time_f or now), 3),
                 S.LAST_TIME_PROGRESS: 100.0,
@@ -247,7 +245,7 @@ class SqliteLedger:
                     S.JOB_STATUS: _set_add(json.dumps(sorted(record.job_status)), outcome.value),
                     S.FAIL_COUNT: failures,
                     S.LAST_ERROR: reason[:2000],
-                    S.END_TIME: _now_text(now),
+                    S.END_TIME: time_text(now),
                     S.END_TIME_F: now,
                     S.LEASE_OWNER: None,
                     S.LEASE_EXPIRES: None,

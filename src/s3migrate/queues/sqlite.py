@@ -102,10 +102,6 @@ class SqliteQueue:
             (dead,) = conn.execute("SELECT COUNT(*) FROM queue_dead_letters").fetchone()
         return QueueCounts(int(visible), int(in_flight), int(dead))
 
-    def dead_letters(self) -> list[str]:
-        with self._db.reading() as conn:
-            return [row[0] for row in conn.execute("SELECT body FROM queue_dead_letters ORDER BY id")]
-
     def purge(self) -> None:
         with self._db.transaction() as conn:
             conn.execute("DELETE FROM queue_messages")
