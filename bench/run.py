@@ -39,6 +39,20 @@ class Measurement:
     wall: float
     cpu: float
     peak_rss_mib: float
+    server_cpu: float = 0.0  # both SeaweedFS servers, during the run
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far, from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def servers_cpu(*servers: SeaweedServer) -> float:
+    return sum(process_cpu(s.process.pid) for s in servers if s.process is not None)
 
 
 def run_measured(args: list[str], env: dict[str, str]) -> Measurement:
@@ -125,6 +139,8 @@ def main() -> int:
     parser.add_argument("--gomemlimit", default=None, help="GOMEMLIMIT for the SeaweedFS servers (default: none)")
     parser.add_argument("--s3migrate-args", default="", help="extra flags for s3migrate sync")
     parser.add_argument("--only", default="", help="comma-separated tool names to run")
+    parser.add_argument("--profile", default="", metavar="DIR",
+                        help="also record one s3migrate run with py-spy (collapsed stacks; see bench/profile.py)")
     opts = parser.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="s3migrate-bench-"))
@@ -153,6 +169,11 @@ def main() -> int:
                                f"s3://bench-dst/{name}", "--from-profile", "bsrc", "--to-profile", "bdst",
                                "--from-endpoint", src.endpoint_url, "--to-endpoint", dst.endpoint_url,
                                "--state", str(root / "state.db"), "-y", *opts.s3migrate_args.split()], s3m_env),
+                "s3migrate-threshold-64MiB": (
+                    [sys.executable, "-m", "s3migrate", "sync", f"s3://bench-src/{name}", f"s3://bench-dst/{name}",
+                     "--from-profile", "bsrc", "--to-profile", "bdst", "--from-endpoint", src.endpoint_url,
+                     "--to-endpoint", dst.endpoint_url, "--state", str(root / "state.db"), "-y",
+                     "--resumable-threshold", "64MiB", *opts.s3migrate_args.split()], s3m_env),
                 "rclone-default": ([rclone, "copy", f"src:bench-src/{name}", f"dst:bench-dst/{name}"], rc_env),
                 "rclone-tuned": ([rclone, "copy", f"src:bench-src/{name}", f"dst:bench-dst/{name}",
                                   "--transfers", "64" if name == "small" else "8", "--checkers", "64",
@@ -172,14 +193,27 @@ def main() -> int:
                     empty_bucket(dst_client, "bench-dst")
                     shutil.rmtree(ram / "down", ignore_errors=True)
                     (root / "state.db").unlink(missing_ok=True)
-                    results.append(run_measured(args, env))
+                    before = servers_cpu(src, dst)
+                    measured = run_measured(args, env)
+                    measured.server_cpu = servers_cpu(src, dst) - before
+                    results.append(measured)
+                if opts.profile and tool == "s3migrate":  # one more run, under the profiler (not measured)
+                    empty_bucket(dst_client, "bench-dst")
+                    (root / "state.db").unlink(missing_ok=True)
+                    Path(opts.profile).mkdir(parents=True, exist_ok=True)
+                    out = Path(opts.profile) / f"{name}.txt"
+                    subprocess.run(["py-spy", "record", "--format", "raw", "--rate", "250", "--gil",
+                                    "-o", str(out), "--", *args], env=env, check=True,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 median = Measurement(
                     statistics.median(r.wall for r in results),
                     statistics.median(r.cpu for r in results),
                     max(r.peak_rss_mib for r in results),
+                    statistics.median(r.server_cpu for r in results),
                 )
                 rows.append((name, tool, median, count, size))
                 print(f"  {tool:34s} wall {median.wall:7.2f}s  cpu {median.cpu:6.2f}s  "
+                      f"servers cpu {median.server_cpu:6.2f}s  "
                       f"peak {median.peak_rss_mib:7.1f} MiB   runs: {', '.join(f'{r.wall:.2f}' for r in results)}",
                       flush=True)
             shutil.rmtree(ram / name, ignore_errors=True)
@@ -193,13 +227,15 @@ def main() -> int:
 
 
 def print_table(rows: list[tuple[str, str, Measurement, int, int]]) -> None:
-    print("\n| dataset | tool | wall s (median) | rate | client CPU s | peak RSS MiB | s3migrate time / this |")
-    print("|---|---|---|---|---|---|---|")
+    print("\n| dataset | tool | wall s (median) | rate | client CPU s | servers CPU s | peak RSS MiB "
+          "| s3migrate time / this |")
+    print("|---|---|---|---|---|---|---|---|")
     ours = {name: m.wall for name, tool, m, _, _ in rows if tool == "s3migrate"}
     for name, tool, m, count, size in rows:
         rate = f"{count / m.wall:.0f} obj/s" if size < MIB else f"{count * size / MIB / m.wall:.0f} MiB/s"
         ratio = f"{ours[name] / m.wall:.2f}" if name in ours else "-"
-        print(f"| {name} | {tool} | {m.wall:.2f} | {rate} | {m.cpu:.2f} | {m.peak_rss_mib:.0f} | {ratio} |")
+        print(f"| {name} | {tool} | {m.wall:.2f} | {rate} | {m.cpu:.2f} | {m.server_cpu:.2f} "
+              f"| {m.peak_rss_mib:.0f} | {ratio} |")
 
 
 if __name__ == "__main__":

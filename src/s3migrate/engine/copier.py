@@ -11,7 +11,7 @@ from s3migrate.engine.context import CopyContext, CopyResult
 from s3migrate.engine.digest import etag_digest
 from s3migrate.engine.multipart import MultipartCopy
 from s3migrate.engine.options import TransferOptions
-from s3migrate.engine.single import copy_single
+from s3migrate.engine.single import StreamSwitch, copy_single
 from s3migrate.engine.source import head_source
 from s3migrate.jobs.job import Job
 
@@ -22,6 +22,7 @@ class ObjectCopier:
     def __init__(self, src: Any, dst: Any, options: TransferOptions, budget: ByteBudget, part_workers: int) -> None:
         self.src, self.dst, self.options, self.budget = src, dst, options, budget
         self._pool = ThreadPoolExecutor(max_workers=max(1, part_workers), thread_name_prefix="s3migrate-part")
+        self._streaming = StreamSwitch()
 
     def copy(self, ctx: CopyContext) -> CopyResult:
         job = ctx.job
@@ -39,11 +40,11 @@ class ObjectCopier:
             source = head_source(self.src, job)
             ctx.job = job = replace(job, etag=source.pin.etag, size=source.size)
         elif job.size <= self.options.resumable_threshold:
-            return copy_single(self.src, self.dst, ctx, self.options, self.budget)
+            return copy_single(self.src, self.dst, ctx, self.options, self.budget, self._streaming)
         else:
             source = head_source(self.src, job)
         if source.size <= self.options.resumable_threshold:  # it shrank since it was listed
-            return copy_single(self.src, self.dst, ctx, self.options, self.budget)
+            return copy_single(self.src, self.dst, ctx, self.options, self.budget, self._streaming)
         return MultipartCopy(self.src, self.dst, ctx, self.options, self.budget, self._pool).run(source)
 
     def _already_at_destination(self, job: Job) -> CopyResult | None:

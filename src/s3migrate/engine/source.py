@@ -60,7 +60,7 @@ def head_source(client: Any, job: Job) -> SourceObject:
     try:
         head = client.head_object(Bucket=job.src_bucket, Key=job.src_key, ChecksumMode="ENABLED", **pin.get_args())
     except Exception as exc:
-        raise _source_error(exc, "source HEAD", pin) from None
+        raise source_error(exc, "source HEAD", pin) from None
     etag = head.get("ETag")
     if job.etag and etag and etag != job.etag:
         raise SourceChangedError(f"source ETag is {etag}, the job expected {job.etag}")
@@ -73,7 +73,7 @@ def head_source(client: Any, job: Job) -> SourceObject:
     )
 
 
-def _source_error(exc: BaseException, what: str, pin: SourcePin) -> TransferError:
+def source_error(exc: BaseException, what: str, pin: SourcePin) -> TransferError:
     """Translate, and say what to do when reading a specific version is what failed."""
     error = translate_transfer_error(exc, what)
     if pin.version_id and isinstance(exc, ClientError):
@@ -115,6 +115,12 @@ def checksum_algorithm(response: dict[str, Any]) -> str | None:
     return None
 
 
+def check_source_etag(response: dict[str, Any], pin: SourcePin) -> None:
+    """A read pinned by ETag must have got that ETag (a server that ignores If-Match would not say so)."""
+    if pin.etag and response.get("ETag") and response["ETag"] != pin.etag and not pin.version_id:
+        raise SourceChangedError(f"source ETag changed to {response['ETag']}")
+
+
 def read_range(
     client: Any, job: Job, pin: SourcePin, byte_range: str | None, expected: int | None,
     *, with_checksum: bool = False,
@@ -130,9 +136,8 @@ def read_range(
         response = client.get_object(**args)
         data: bytes = response["Body"].read()
     except Exception as exc:
-        raise _source_error(exc, "source GET", pin) from None
-    if pin.etag and response.get("ETag") and response["ETag"] != pin.etag and not pin.version_id:
-        raise SourceChangedError(f"source ETag changed to {response['ETag']}")
+        raise source_error(exc, "source GET", pin) from None
+    check_source_etag(response, pin)
     if expected is not None and len(data) != expected:
         raise TransferError(f"source GET returned {len(data)} bytes, expected {expected}")
     return data, response

@@ -84,12 +84,13 @@ class SqliteQueue:
 
     def ack(self, receipt: str) -> None:
         with self._db.transaction() as conn:
-            conn.execute("DELETE FROM queue_messages WHERE receipt = ?", (receipt,))
+            conn.execute("DELETE FROM queue_messages WHERE id = ? AND receipt = ?", (_message_id(receipt), receipt))
 
     def change_visibility(self, receipt: str, timeout: float) -> None:
         with self._db.transaction() as conn:
             conn.execute(
-                "UPDATE queue_messages SET visible_at = ? WHERE receipt = ?", (time.time() + timeout, receipt)
+                "UPDATE queue_messages SET visible_at = ? WHERE id = ? AND receipt = ?",
+                (time.time() + timeout, _message_id(receipt), receipt),
             )
 
     def counts(self) -> QueueCounts:
@@ -108,3 +109,9 @@ class SqliteQueue:
 
     def close(self) -> None:
         self._db.close()
+
+
+def _message_id(receipt: str) -> int:
+    """Receipts are ``<id>:<nonce>``: look the row up by its key, then check the nonce is still current."""
+    head = receipt.split(":", 1)[0]
+    return int(head) if head.isdigit() else -1

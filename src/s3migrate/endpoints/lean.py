@@ -1,0 +1,304 @@
+"""A lean path for the three calls that move bytes: GetObject, PutObject and UploadPart.
+
+botocore spends about 1.9 ms of CPU on each call here (validation, serialisation, a dozen event hooks,
+endpoint rules, response parsing), which is what bounds small-object copies. This path signs the request
+with botocore's own SigV4 signer and credentials, sends it on botocore's own connection pool (same TLS
+settings, same sockets) and reads the few response headers the engine uses: about half the CPU per call.
+
+It only takes the happy path:
+- a 4xx answer (access denied, no such key, precondition failed, bad digest) is parsed by botocore's own
+  parser and raised as the same ClientError botocore would raise, without a second request;
+- a 5xx/429 answer or a connection error is handed to the full botocore client, which sends the request
+  again under its retry policy, as its own retry would have;
+- a redirect (another region) hands the bucket to botocore for good, with its redirect handling;
+- an argument this path does not know sends the call through botocore.
+``S3MIGRATE_LEAN_REQUESTS=0`` turns the lean path off.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from botocore.auth import S3SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.parsers import create_parser
+from urllib3.util.retry import Retry
+
+log = logging.getLogger(__name__)
+
+# PutObject/UploadPart arguments this path sends as headers; any other argument goes through botocore.
+_REQUEST_HEADERS = {
+    "ContentMD5": "Content-MD5",
+    "ContentType": "Content-Type",
+    "ContentEncoding": "Content-Encoding",
+    "ContentDisposition": "Content-Disposition",
+    "ContentLanguage": "Content-Language",
+    "CacheControl": "Cache-Control",
+    "WebsiteRedirectLocation": "x-amz-website-redirect-location",
+    "StorageClass": "x-amz-storage-class",
+    "ChecksumCRC32": "x-amz-checksum-crc32",
+    "ChecksumCRC32C": "x-amz-checksum-crc32c",
+    "ChecksumCRC64NVME": "x-amz-checksum-crc64nvme",
+    "ChecksumSHA1": "x-amz-checksum-sha1",
+    "ChecksumSHA256": "x-amz-checksum-sha256",
+    "IfMatch": "If-Match",
+    "Range": "Range",
+}
+_RESPONSE_FIELDS = {
+    "etag": "ETag",
+    "x-amz-version-id": "VersionId",
+    "content-type": "ContentType",
+    "content-encoding": "ContentEncoding",
+    "content-disposition": "ContentDisposition",
+    "content-language": "ContentLanguage",
+    "content-range": "ContentRange",
+    "cache-control": "CacheControl",
+    "x-amz-website-redirect-location": "WebsiteRedirectLocation",
+    "x-amz-server-side-encryption": "ServerSideEncryption",
+    "x-amz-server-side-encryption-customer-algorithm": "SSECustomerAlgorithm",
+    "x-amz-storage-class": "StorageClass",
+    "x-amz-checksum-type": "ChecksumType",
+    "x-amz-checksum-crc32": "ChecksumCRC32",
+    "x-amz-checksum-crc32c": "ChecksumCRC32C",
+    "x-amz-checksum-crc64nvme": "ChecksumCRC64NVME",
+    "x-amz-checksum-sha1": "ChecksumSHA1",
+    "x-amz-checksum-sha256": "ChecksumSHA256",
+}
+_OPERATIONS = {"get_object": "GetObject", "put_object": "PutObject", "upload_part": "UploadPart"}
+_GET_ARGS = {"Bucket", "Key", "VersionId", "IfMatch", "Range", "ChecksumMode"}
+_PUT_ARGS = {"Bucket", "Key", "Body", "Metadata", *_REQUEST_HEADERS} - {"IfMatch", "Range"}
+_PART_ARGS = {"Bucket", "Key", "Body", "UploadId", "PartNumber", "ContentMD5", *(
+    name for name in _REQUEST_HEADERS if name.startswith("Checksum"))}
+
+
+class _Declined(Exception):
+    """The lean path cannot or should not serve this call; botocore does."""
+
+
+class StreamedBody:
+    """A PUT body read from another response as it is sent (``Body=StreamedBody(source, length)``).
+
+    It cannot be replayed, so a PUT that carries one never falls back to botocore: a failure is raised
+    as it is, and the engine retries the whole copy from a new GET."""
+
+    def __init__(self, source: Any, length: int, block: int = 1 << 20) -> None:
+        self.source, self.length, self.block = source, length, block
+        self.sent = 0
+
+    def __iter__(self) -> Any:
+        while self.sent < self.length:
+            chunk = self.source.read(min(self.block, self.length - self.sent))
+            if not chunk:
+                raise ConnectionError(f"source body ended after {self.sent} of {self.length} bytes")
+            self.sent += len(chunk)
+            yield chunk
+
+
+def finish_body(body: Any, *, drained: bool) -> None:
+    """Give a streamed GET's connection back to the pool when its body was read to the end, else close it."""
+    if drained and hasattr(body, "release_conn"):
+        body.release_conn()
+    elif hasattr(body, "close"):
+        body.close()
+
+
+class StreamInterrupted(ConnectionError):
+    """A streamed PUT failed on the way (connection, throttling or a server error): copy again."""
+
+
+class _Body:
+    """A read-once body, like botocore's StreamingBody for an already-read response."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data: bytes | None = data
+
+    def read(self, amt: int | None = None) -> bytes:
+        data, self._data = self._data or b"", b""
+        return data
+
+    def close(self) -> None:
+        self._data = None
+
+
+class LeanS3:
+    """Wraps one botocore S3 client; every attribute but the three lean calls is the client's own."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self._bases: dict[str, str] = {}
+        self._declined_buckets: set[str] = set()
+        self._lock = threading.Lock()
+        signer = client._request_signer
+        self._credentials = signer._credentials
+        self._region = signer._region_name
+        session = client._endpoint.http_session
+        self._session = session
+        self._timeout = session._timeout
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    # -- the three calls ---------------------------------------------------------------------------------
+
+    def get_object(self, **args: Any) -> dict[str, Any]:
+        return self._lean_or_full("get_object", args, _GET_ARGS, self._get)
+
+    def open_object(self, **args: Any) -> dict[str, Any]:
+        """GetObject whose ``Body`` is left unread on the connection, to be streamed into a PUT."""
+        return self._lean_or_full("get_object", args, _GET_ARGS, self._open)
+
+    def put_object(self, **args: Any) -> dict[str, Any]:
+        return self._lean_or_full("put_object", args, _PUT_ARGS, self._put)
+
+    def upload_part(self, **args: Any) -> dict[str, Any]:
+        return self._lean_or_full("upload_part", args, _PART_ARGS, self._put)
+
+    def _lean_or_full(
+        self,
+        operation: str,
+        args: dict[str, Any],
+        known: set[str],
+        lean: Callable[[str, dict[str, Any]], dict[str, Any]],
+    ) -> dict[str, Any]:
+        streamed = isinstance(args.get("Body"), StreamedBody)
+        if streamed or (args.keys() <= known and args.get("Bucket") not in self._declined_buckets):
+            try:
+                return lean(_OPERATIONS[operation], args)
+            except _Declined:
+                if streamed:  # the body cannot be sent twice
+                    raise StreamInterrupted(f"streamed {operation} of {args.get('Key')} failed") from None
+        result: dict[str, Any] = getattr(self._client, operation)(**args)
+        return result
+
+    # -- requests ----------------------------------------------------------------------------------------
+
+    def _get(self, operation: str, args: dict[str, Any]) -> dict[str, Any]:
+        response, data = self._send(operation, "GET", args, *_get_request(args), b"")
+        result = _parse_headers(response.headers)
+        result["Body"] = _Body(data)
+        result["ContentLength"] = len(data)
+        return result
+
+    def _open(self, operation: str, args: dict[str, Any]) -> dict[str, Any]:
+        response, _ = self._send(operation, "GET", args, *_get_request(args), b"", preload=False)
+        result = _parse_headers(response.headers)
+        result["Body"] = response
+        result["ContentLength"] = int(response.headers.get("Content-Length", -1))
+        return result
+
+    def _put(self, operation: str, args: dict[str, Any]) -> dict[str, Any]:
+        body = args["Body"]
+        if not isinstance(body, bytes | bytearray | memoryview | StreamedBody):
+            raise _Declined
+        query: dict[str, str] = {}
+        if "UploadId" in args:
+            query = {"partNumber": str(args["PartNumber"]), "uploadId": str(args["UploadId"])}
+        headers = {header: str(args[name]) for name, header in _REQUEST_HEADERS.items() if args.get(name)}
+        for key, value in (args.get("Metadata") or {}).items():
+            headers[f"x-amz-meta-{key}"] = value
+        headers["Content-Length"] = str(body.length if isinstance(body, StreamedBody) else len(body))
+        response, _ = self._send(operation, "PUT", args, query, headers, body)
+        return _parse_headers(response.headers)
+
+    def _send(
+        self, operation: str, method: str, args: dict[str, Any], query: dict[str, str], headers: dict[str, str],
+        body: Any, *, preload: bool = True,
+    ) -> tuple[Any, bytes]:
+        bucket = str(args["Bucket"])
+        url = self._base_url(bucket) + "/" + quote(str(args["Key"]), safe="/~")
+        if query:
+            url += "?" + "&".join(f"{k}={quote(v, safe='')}" for k, v in sorted(query.items()))
+        credentials = self._credentials.get_frozen_credentials() if self._credentials else None
+        if credentials is None or self._session._proxy_config.proxy_url_for(url):
+            raise _Declined
+        request = AWSRequest(method=method, url=url, headers=headers)
+        request.headers["X-Amz-Content-SHA256"] = "UNSIGNED-PAYLOAD"
+        S3SigV4Auth(credentials, "s3", self._region).add_auth(request)
+        parts = urlsplit(url)
+        target = parts.path + (f"?{parts.query}" if parts.query else "")
+        try:
+            pool = self._session._manager.connection_from_url(url)
+            response = pool.urlopen(
+                method, target, body=body or None, headers=dict(request.headers.items()),
+                retries=Retry(False), assert_same_host=False, preload_content=preload, decode_content=False,
+                timeout=self._timeout,
+            )
+        except Exception as exc:  # a connection problem: botocore retries it with its own policy
+            log.debug("lean %s %s: %s; retrying through botocore", method, url, exc)
+            raise _Declined from None
+        status = response.status
+        if 200 <= status < 300:
+            return response, response.data if preload else b""
+        data = response.read() if not preload else (response.data or b"")
+        if status in (301, 307) or (status == 400 and b"AuthorizationHeaderMalformed" in data):
+            with self._lock:
+                self._declined_buckets.add(bucket)  # another region: botocore's redirect handling takes over
+            raise _Declined
+        if 400 <= status < 500 and status != 429:
+            raise self._client_error(operation, status, response.headers, data)
+        raise _Declined  # throttled or a server error: botocore retries it
+
+    def _client_error(self, operation: str, status: int, headers: Any, body: bytes) -> Exception:
+        """The ClientError botocore would raise for this answer, from botocore's own parser."""
+        model = self._client.meta.service_model.operation_model(operation)
+        parsed = create_parser("rest-xml").parse(
+            {"headers": headers, "status_code": status, "body": body}, model.output_shape
+        )
+        code = parsed.get("Error", {}).get("Code") or str(status)
+        error: Exception = self._client.exceptions.from_code(code)(parsed, operation)
+        return error
+
+    def _base_url(self, bucket: str) -> str:
+        """The bucket's URL as botocore's endpoint rules build it (addressing style, region, partition)."""
+        base = self._bases.get(bucket)
+        if base is None:
+            marker = "s3migrate-lean-marker"
+            url = self._client.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": marker})
+            base = url.split("?", 1)[0][: -len(marker) - 1]
+            with self._lock:
+                self._bases[bucket] = base
+        return base
+
+
+def _get_request(args: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
+    """Query and headers of a GetObject."""
+    query = {"versionId": str(args["VersionId"])} if args.get("VersionId") else {}
+    headers = {_REQUEST_HEADERS[name]: str(args[name]) for name in ("IfMatch", "Range") if args.get(name)}
+    if args.get("ChecksumMode"):
+        headers["x-amz-checksum-mode"] = str(args["ChecksumMode"])
+    return query, headers
+
+
+def _parse_headers(headers: Any) -> dict[str, Any]:
+    result: dict[str, Any] = {"ResponseMetadata": {"HTTPHeaders": dict(headers.items())}}
+    metadata: dict[str, str] = {}
+    for name, value in headers.items():
+        lower = name.lower()
+        field = _RESPONSE_FIELDS.get(lower)
+        if field is not None:
+            result[field] = value
+        elif lower.startswith("x-amz-meta-"):
+            metadata[lower[len("x-amz-meta-"):]] = value
+    if metadata:
+        result["Metadata"] = metadata
+    return result
+
+
+def lean_enabled() -> bool:
+    return os.environ.get("S3MIGRATE_LEAN_REQUESTS", "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def wrap(client: Any) -> Any:
+    """The client with the lean path in front, when this botocore has the internals it relies on."""
+    if not lean_enabled():
+        return client
+    try:
+        return LeanS3(client)
+    except AttributeError:
+        log.debug("botocore internals differ; lean requests off")
+        return client

@@ -1,0 +1,162 @@
+"""The lean GET/PUT path answers exactly as botocore would, on a real server, and steps aside when it should."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from s3migrate.endpoints.client import Credentials, Endpoint, make_s3_client
+from s3migrate.endpoints.lean import LeanS3
+from s3migrate.endpoints.location import S3Location
+from s3migrate.engine.budget import ByteBudget
+from s3migrate.engine.context import CopyContext, CopyResult
+from s3migrate.engine.options import TransferOptions
+from s3migrate.engine.single import StreamSwitch, copy_single
+from s3migrate.jobs.job import Job
+from s3migrate.testing.faultproxy import FaultProxy, Rule
+from tests.conftest import Account
+from tests.integration.helpers import MIB
+
+
+def lean_client(account: Account, bucket: str, endpoint_url: str | None = None) -> Any:
+    server = account.server
+    client = make_s3_client(Endpoint(S3Location.parse(f"s3://{bucket}"), endpoint_url=endpoint_url or account.endpoint,
+                                     credentials=Credentials(server.access_key, server.secret_key)))
+    assert isinstance(client, LeanS3)
+    return client
+
+
+def md5_of(data: bytes) -> str:
+    return base64.b64encode(hashlib.md5(data).digest()).decode()
+
+
+def seaweed_keeps(key: str) -> bool:
+    """SeaweedFS is filesystem-backed: it refuses "." and ".." segments, reads "\\" as "/" and folds empty
+    segments (a leading, trailing or doubled "/"), whichever client sends them; not what this test is about."""
+    return "\\" not in key and all(part not in ("", ".", "..") for part in key.split("/")) and len(key.encode()) <= 200
+
+
+key_text = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=40).filter(seaweed_keeps)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(key=key_text)
+def test_any_key_round_trips_like_botocore(accounts: tuple[Account, Account], buckets: tuple[str, str],
+                                           key: str) -> None:
+    src, _ = accounts
+    bucket = buckets[0]
+    client = lean_client(src, bucket)
+    data = os.urandom(257)
+    put = client.put_object(Bucket=bucket, Key=key, Body=data, ContentMD5=md5_of(data),
+                            ContentType="text/x-test", Metadata={"origin": "lean"})
+    # The full botocore client sees the same object under the same key.
+    plain = src.client()
+    head = plain.head_object(Bucket=bucket, Key=key)
+    assert head["ETag"] == put["ETag"] and head["ContentLength"] == len(data)
+    assert key in [o["Key"] for o in plain.list_objects_v2(Bucket=bucket, Prefix=key)["Contents"]]
+    got = client.get_object(Bucket=bucket, Key=key, IfMatch=put["ETag"])
+    assert got["Body"].read() == data
+    assert (got["ETag"], got["ContentType"], got["Metadata"]) == (put["ETag"], "text/x-test", {"origin": "lean"})
+    ranged = client.get_object(Bucket=bucket, Key=key, Range="bytes=10-19")
+    assert ranged["Body"].read() == data[10:20] and ranged["ContentLength"] == 10
+
+
+def test_errors_are_the_ones_botocore_raises(accounts: tuple[Account, Account], buckets: tuple[str, str]) -> None:
+    src, _ = accounts
+    bucket = buckets[0]
+    client = lean_client(src, bucket)
+    plain = src.client()
+    data = b"x" * 100
+    put = client.put_object(Bucket=bucket, Key="k", Body=data)
+    for call in (
+        lambda c: c.get_object(Bucket=bucket, Key="missing"),
+        lambda c: c.get_object(Bucket=bucket, Key="k", IfMatch='"0123456789abcdef0123456789abcdef"'),
+        lambda c: c.put_object(Bucket=bucket, Key="k2", Body=data, ContentMD5=md5_of(b"other bytes")),
+    ):
+        with pytest.raises(ClientError) as lean_error:
+            call(client)
+        with pytest.raises(ClientError) as full_error:
+            call(plain)
+        assert type(lean_error.value).__name__ == type(full_error.value).__name__
+        assert lean_error.value.response["Error"]["Code"] == full_error.value.response["Error"]["Code"]
+        assert lean_error.value.response["ResponseMetadata"]["HTTPStatusCode"] == \
+            full_error.value.response["ResponseMetadata"]["HTTPStatusCode"]
+    # Nothing was written by the PUT whose Content-MD5 did not match.
+    with pytest.raises(ClientError):
+        plain.head_object(Bucket=bucket, Key="k2")
+    assert client.get_object(Bucket=bucket, Key="k")["ETag"] == put["ETag"]
+
+
+def test_server_errors_go_through_botocore_retries(accounts: tuple[Account, Account],
+                                                   buckets: tuple[str, str]) -> None:
+    src, _ = accounts
+    bucket = buckets[0]
+    with FaultProxy(src.endpoint) as proxy:
+        client = lean_client(src, bucket, proxy.endpoint_url)
+        data = os.urandom(1000)
+        proxy.rules.append(Rule(method="PUT", pattern="slow", status=503, times=2))
+        put = client.put_object(Bucket=bucket, Key="slow", Body=data, ContentMD5=md5_of(data))
+        proxy.rules.append(Rule(method="GET", pattern="slow", status=500, times=2))
+        assert client.get_object(Bucket=bucket, Key="slow")["Body"].read() == data
+    assert put["ETag"].strip('"') == hashlib.md5(data).hexdigest()
+
+
+def test_unknown_arguments_and_switch_off_use_botocore(accounts: tuple[Account, Account], buckets: tuple[str, str],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    src, _ = accounts
+    bucket = buckets[0]
+    client = lean_client(src, bucket)
+    client.put_object(Bucket=bucket, Key="tagged", Body=b"abc", Tagging="a=b")  # not a lean argument
+    assert src.client().get_object_tagging(Bucket=bucket, Key="tagged")["TagSet"] == [{"Key": "a", "Value": "b"}]
+    monkeypatch.setenv("S3MIGRATE_LEAN_REQUESTS", "0")
+    server = src.server
+    plain = make_s3_client(Endpoint(S3Location.parse(f"s3://{bucket}"), endpoint_url=src.endpoint,
+                                    credentials=Credentials(server.access_key, server.secret_key)))
+    assert not isinstance(plain, LeanS3)
+    assert plain.get_object(Bucket=bucket, Key="tagged")["Body"].read() == b"abc"
+
+
+def copy_one(src: Any, dst: Any, job: Job, budget: ByteBudget) -> CopyResult:
+    ctx = CopyContext(job=job, owner="test", ledger=None)  # type: ignore[arg-type]  # not used by single copies
+    return copy_single(src, dst, ctx, TransferOptions(resumable_threshold=8 * MIB), budget, StreamSwitch())
+
+
+def test_single_part_copies_stream_with_the_source_md5(accounts: tuple[Account, Account],
+                                                       buckets: tuple[str, str]) -> None:
+    """A plain-MD5 source streams into the PUT: the budget never holds the object, and the destination
+    checked the bytes against the source's own MD5 (its ETag equals the source ETag)."""
+    a, b = accounts
+    src_bucket, dst_bucket = buckets
+    data = os.urandom(6 * MIB + 123)
+    etag = a.client().put_object(Bucket=src_bucket, Key="six.bin", Body=data, ContentType="video/x-test")["ETag"]
+    budget = ByteBudget(64 * MIB)
+    job = Job(src_bucket, "six.bin", dst_bucket, "copied/six.bin", len(data), etag=etag)
+    result = copy_one(lean_client(a, src_bucket), lean_client(b, dst_bucket), job, budget)
+    assert result.etag == etag and result.bytes_sent == len(data)
+    assert budget.peak <= 2 * MIB < len(data)
+    copied = b.client().get_object(Bucket=dst_bucket, Key="copied/six.bin")
+    assert copied["Body"].read() == data and copied["ContentType"] == "video/x-test"
+
+
+def test_a_stream_cut_mid_body_is_copied_again_whole(accounts: tuple[Account, Account],
+                                                     buckets: tuple[str, str]) -> None:
+    a, b = accounts
+    src_bucket, dst_bucket = buckets
+    data = os.urandom(3 * MIB)
+    etag = a.client().put_object(Bucket=src_bucket, Key="cut.bin", Body=data)["ETag"]
+    job = Job(src_bucket, "cut.bin", dst_bucket, "cut.bin", len(data), etag=etag)
+    with FaultProxy(a.endpoint) as src_proxy, FaultProxy(b.endpoint) as dst_proxy:
+        src_proxy.rules.append(Rule(method="GET", pattern="cut", reset_mid_body=True, times=1))
+        dst_proxy.rules.append(Rule(method="PUT", pattern="cut", status=503, times=1))
+        result = copy_one(lean_client(a, src_bucket, src_proxy.endpoint_url),
+                          lean_client(b, dst_bucket, dst_proxy.endpoint_url), job, ByteBudget(64 * MIB))
+        assert [r.fired for r in src_proxy.rules + dst_proxy.rules] == [1, 1]
+    assert result.etag == etag
+    assert b.client().get_object(Bucket=dst_bucket, Key="cut.bin")["Body"].read() == data
