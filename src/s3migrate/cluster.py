@@ -168,6 +168,7 @@ class SendReport:
     bytes: int = 0
     largest: int = 0
     worker_memory: int = 0
+    stopped: bool = False  # cancelled (a deadline) before every pair was compared to the end
 
 
 def _drop_test_event(queue: WorkQueue) -> bool:
@@ -184,8 +185,12 @@ def _drop_test_event(queue: WorkQueue) -> bool:
     return False
 
 
-def run_send(settings: Settings, pairs: list[KeyMapping], *, force: bool = False) -> SendReport:
-    """The jobsender: refuse while the queue is busy, then plan every pair and enqueue what is missing."""
+def run_send(
+    settings: Settings, pairs: list[KeyMapping], *, force: bool = False, cancelled: threading.Event | None = None
+) -> SendReport:
+    """The jobsender: refuse while the queue is busy, then plan every pair and enqueue what is missing.
+
+    ``cancelled`` stops it between jobs (what was sent stays sent; the next run compares again)."""
     if not settings.queue or not settings.ledger:
         raise ConfigError("--queue and --ledger are required (or sqs_queue_name / table_queue_name)")
     queue, ledger = open_queue(settings.queue), open_ledger(settings.ledger)
@@ -202,6 +207,9 @@ def run_send(settings: Settings, pairs: list[KeyMapping], *, force: bool = False
         report = SendReport()
         tracker = Tracker()
         for mapping in pairs:
+            if cancelled is not None and cancelled.is_set():
+                report.stopped = True
+                break
             src, dst = account_endpoints(settings, mapping.src_bucket, mapping.dst_bucket)
             src = Endpoint(S3Location(mapping.src_bucket, mapping.src_list_prefix), src.profile, src.region,
                            src.endpoint_url, src.credentials)
@@ -214,7 +222,8 @@ def run_send(settings: Settings, pairs: list[KeyMapping], *, force: bool = False
                 recorded = dict(ledger.destination_keys(mapping.dst_bucket))
                 planner.strategy = SizeAndVersion(recorded, mapping.dst_key)
                 planner.list_versions = True
-            report.jobs += send_jobs(planner.jobs(), ledger, queue, tracker)
+            report.jobs += send_jobs(planner.jobs(), ledger, queue, tracker, cancelled)
+            report.stopped = cancelled is not None and cancelled.is_set()
             report.stats.append((mapping, planner.stats))
             report.bytes += planner.stats.bytes_to_copy
             report.largest = max(report.largest, planner.stats.largest)
@@ -250,23 +259,10 @@ class WorkRun:
         if not settings.queue or not settings.ledger:
             raise ConfigError("--queue and --ledger are required (or sqs_queue_name / table_queue_name)")
         queue, ledger = open_queue(settings.queue), open_ledger(settings.ledger)
-        src, dst = account_endpoints(settings)
-        pool = settings.workers * settings.threads + settings.workers + 4
-        copier = ObjectCopier(
-            make_s3_client(src, max_pool_connections=pool), make_s3_client(dst, max_pool_connections=pool),
-            TransferOptions.from_settings(settings), ByteBudget(settings.memory_budget),
-            part_workers=settings.workers * settings.threads,
-        )
-        default_destination = (
-            (settings.des_bucket_default, settings.des_prefix_default) if settings.des_bucket_default else None
-        )
+        copier = build_copier(settings)
         worker = Worker(
             queue, ledger, copier,
-            WorkerSettings(
-                workers=settings.workers, job_timeout=settings.job_timeout, max_retries=settings.max_retries,
-                owner=worker_id(), default_destination=default_destination,
-                receive_wait=10.0 if isinstance(queue, SqsQueue) else 0.2,
-            ),
+            worker_settings(settings, owner=worker_id(), receive_wait=10.0 if isinstance(queue, SqsQueue) else 0.2),
             self.tracker,
         )
         self._worker = worker
@@ -281,3 +277,30 @@ class WorkRun:
             ledger.close()
         log.info("worker stopped after %.0fs", time.monotonic() - started)
         return self.tracker
+
+
+def build_copier(settings: Settings) -> ObjectCopier:
+    """The object copier of a cluster worker (``work`` or the Lambda worker), with its clients and budget."""
+    src, dst = account_endpoints(settings)
+    pool = settings.workers * settings.threads + settings.workers + 4
+    return ObjectCopier(
+        make_s3_client(src, max_pool_connections=pool), make_s3_client(dst, max_pool_connections=pool),
+        TransferOptions.from_settings(settings), ByteBudget(settings.memory_budget),
+        part_workers=settings.workers * settings.threads,
+    )
+
+
+def worker_settings(
+    settings: Settings, *, owner: str, receive_wait: float = 0.2, job_timeout: float | None = None
+) -> WorkerSettings:
+    default_destination = (
+        (settings.des_bucket_default, settings.des_prefix_default) if settings.des_bucket_default else None
+    )
+    return WorkerSettings(
+        workers=settings.workers,
+        job_timeout=settings.job_timeout if job_timeout is None else job_timeout,
+        max_retries=settings.max_retries,
+        owner=owner,
+        default_destination=default_destination,
+        receive_wait=receive_wait,
+    )

@@ -263,6 +263,17 @@ def read_config_file(path: Path) -> dict[str, Any]:
     return {key: value for section in parser.sections() for key, value in parser.items(section)}
 
 
+ENV_PREFIX = "S3MIGRATE_"
+
+
+def _prefixed_field(key: str) -> str | None:
+    """``S3MIGRATE_FROM_ENDPOINT`` -> ``from_endpoint``: every setting without an original name has one."""
+    if not key.startswith(ENV_PREFIX):
+        return None
+    name = key[len(ENV_PREFIX):].lower()
+    return name if name in Settings.model_fields else None
+
+
 def load_settings(
     cli: Mapping[str, Any],
     config_file: Path | None = None,
@@ -276,8 +287,9 @@ def load_settings(
             if item:
                 values[item[0]] = item[1]
     for key, value in (env if env is not None else os.environ).items():
-        if key in ORIGINAL_KEYS:
-            item = _normalise(key, value, source=f"environment variable {key}")
+        name = key if key in ORIGINAL_KEYS else _prefixed_field(key)
+        if name:
+            item = _normalise(name, value, source=f"environment variable {key}")
             if item:
                 values[item[0]] = item[1]
     for key, value in cli.items():

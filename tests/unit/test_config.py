@@ -75,3 +75,13 @@ def test_missing_or_broken_config_file(tmp_path: Path) -> None:
     unknown.write_text("[x]\nfoo = 1\n")
     with pytest.raises(ConfigError, match="unknown setting 'foo'"):
         load_settings({}, unknown, env={})
+
+
+def test_settings_without_an_original_name_come_from_prefixed_environment_variables() -> None:
+    settings = load_settings({}, None, {"S3MIGRATE_FROM_ENDPOINT": "http://127.0.0.1:9000", "S3MIGRATE_TO_REGION":
+                                        "cn-north-1", "S3MIGRATE_LEAN_REQUESTS": "0", "MaxThread": "3"})
+    assert settings.from_endpoint == "http://127.0.0.1:9000" and settings.to_region == "cn-north-1"
+    assert settings.threads == 3
+    # Flags still win over the environment.
+    assert load_settings({"to_region": "eu-west-1"}, None, {"S3MIGRATE_TO_REGION": "cn-north-1"}).to_region == \
+        "eu-west-1"

@@ -6,6 +6,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from s3migrate.jobs.job import Job
+
 
 @dataclass
 class Snapshot:
@@ -64,6 +66,14 @@ class Tracker:
     def sent(self, nbytes: int) -> None:
         with self._lock:
             self.bytes_sent += nbytes
+
+    def job_sent(self, job: Job, nbytes: int) -> None:
+        """Bytes of ``job`` written to the destination (one part, or a whole object)."""
+        self.sent(nbytes)
+
+    def job_done(self, job: Job, size: int) -> None:
+        """``job`` is copied and recorded."""
+        self.done()
 
     def reused(self, nbytes: int) -> None:
         with self._lock:

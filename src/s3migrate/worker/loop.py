@@ -8,6 +8,7 @@ extends the message's visibility and the ledger lease, so a slow object is not h
 from __future__ import annotations
 
 import enum
+import functools
 import logging
 import threading
 import time
@@ -213,7 +214,7 @@ class Worker:
             record=claim.record,
             cancelled=self.cancelled,
             deadline=time.monotonic() + self.settings.job_timeout,
-            on_bytes=self.tracker.sent,
+            on_bytes=functools.partial(self.tracker.job_sent, job),
             on_reused=self.tracker.reused,
         )
         try:
@@ -222,7 +223,7 @@ class Worker:
         except Exception as exc:
             return self._failed(ctx.job, exc, claim.record.fail_count if claim.record else 0)
         self.ledger.complete(job.ledger_key, owner, result.etag, result.version_id, result.part_size)
-        self.tracker.done()
+        self.tracker.job_done(job, result.size)
         log.info("copied %s (%d bytes, %d parts sent, %d reused)", job.describe(), result.size,
                  result.parts_sent, result.parts_reused)
         return JobOutcome.DONE, 0.0
