@@ -6,10 +6,10 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: install demo test test-unit lint bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml deploy/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev]' -r deploy/requirements.txt
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -24,7 +24,7 @@ test-unit: $(STAMP)
 	$(PY) -m pytest -q tests/unit tests/conformance
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff check src tests bench deploy
 	$(VENV)/bin/mypy
 
 bench: $(STAMP)  ## s3migrate vs rclone on two local servers (not part of the tests)

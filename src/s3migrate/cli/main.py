@@ -6,6 +6,7 @@ named with its reason); 2 usage, configuration or endpoint errors (one line, no 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -21,6 +22,7 @@ from s3migrate import __version__
 from s3migrate.config import Settings, format_size, load_settings
 from s3migrate.errors import S3MigrateError
 from s3migrate.planner.plan import PlanStats
+from s3migrate.progress.emf import EmfReporter
 from s3migrate.progress.render import ProgressRenderer
 from s3migrate.sync import SyncReport, SyncRun
 
@@ -216,7 +218,9 @@ def send(src: str | None, dst: str | None, config_file: Path | None, pairs_file:
 @click.option("--des-bucket-default", help="Destination bucket for S3 event messages (Des_bucket_default).")
 @click.option("--des-prefix-default", help="Destination prefix for S3 event messages (Des_prefix_default).")
 @click.option("--exit-when-idle", type=float, help="Stop after this many seconds without a job.")
-def work(config_file: Path | None, exit_when_idle: float | None, **params: Any) -> None:
+@click.option("--metrics-interval", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="Print CloudWatch EMF metric lines every N seconds (0: off); the CloudWatch agent ships them.")
+def work(config_file: Path | None, exit_when_idle: float | None, metrics_interval: float, **params: Any) -> None:
     """A worker: take jobs (original messages and S3 event notifications) from the queue and copy them.
 
     SIGTERM (a Spot interruption, a scale-in) stops taking jobs and leaves in-flight uploads resumable.
@@ -227,7 +231,10 @@ def work(config_file: Path | None, exit_when_idle: float | None, **params: Any) 
     _configure_logging(settings)
     run = WorkRun(settings, exit_when_idle)
     _install_stop_handler(run.cancel, "the jobs in flight come back to the queue")
-    with ProgressRenderer(run.tracker, interval=60.0):
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(ProgressRenderer(run.tracker, interval=60.0))
+        if metrics_interval:
+            stack.enter_context(EmfReporter(run.tracker, metrics_interval, {"ServiceName": "s3migrate-worker"}))
         tracker = run.run()
     s = tracker.snapshot()
     click.echo(f"worker done: {s.objects_done} copied ({format_size(s.bytes_sent)}), {s.objects_skipped} already "

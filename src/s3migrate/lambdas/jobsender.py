@@ -18,7 +18,7 @@ from typing import Any
 
 from s3migrate.cluster import QueueBusyError, bucket_pairs, run_send
 from s3migrate.config import load_settings
-from s3migrate.lambdas.telemetry import emf_record, emit, peak_memory_mib
+from s3migrate.progress.emf import emf_record, emit, peak_memory_mib
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     if report.stopped:
         log.warning("stopped before the Lambda timeout after %d jobs; the next run continues", report.jobs)
     function = getattr(context, "function_name", None) or os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "jobsender")
-    emit(emf_record(function, {
+    emit(emf_record({"FunctionName": function}, {
         "JobsSent": (report.jobs, "Count"),
         "BytesToCopy": (report.bytes, "Bytes"),
         "MaxMemoryUsed": (round(peak_memory_mib(), 1), "Megabytes"),

@@ -28,8 +28,9 @@ from s3migrate.cluster import build_copier, open_ledger, open_queue, worker_sett
 from s3migrate.config import Settings, load_settings
 from s3migrate.engine.copier import ObjectCopier
 from s3migrate.errors import ConfigError, describe
-from s3migrate.lambdas.telemetry import TrafficTracker, emf_record, emit, worker_metrics
+from s3migrate.lambdas.telemetry import TrafficTracker
 from s3migrate.ledger.base import Ledger
+from s3migrate.progress.emf import emf_record, emit, traffic_metrics
 from s3migrate.queues.base import Message, QueueCounts, WorkQueue
 from s3migrate.worker.loop import Worker
 
@@ -138,7 +139,7 @@ def handle_batch(event: Mapping[str, Any], context: Any, rt: WorkerRuntime) -> d
         list(pool.map(one, messages))
     failures = [m.message_id for m in messages if m.receipt in batch.returned]
     function = getattr(context, "function_name", None) or os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "s3migrate")
-    emit(emf_record(function, worker_metrics(tracker)))
+    emit(emf_record({"FunctionName": function}, traffic_metrics(tracker.snapshot())))
     return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failures]}
 
 

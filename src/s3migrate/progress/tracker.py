@@ -20,6 +20,7 @@ class Snapshot:
     objects_skipped: int
     bytes_sent: int
     bytes_reused: int
+    bytes_completed: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)
 
     @property
@@ -53,6 +54,7 @@ class Tracker:
         self.objects_skipped = 0
         self.bytes_sent = 0
         self.bytes_reused = 0
+        self.bytes_completed = 0
         self.failures: list[tuple[str, str]] = []
 
     def planned(self, objects: int, nbytes: int) -> None:
@@ -73,7 +75,9 @@ class Tracker:
 
     def job_done(self, job: Job, size: int) -> None:
         """``job`` is copied and recorded."""
-        self.done()
+        with self._lock:
+            self.objects_done += 1
+            self.bytes_completed += size
 
     def reused(self, nbytes: int) -> None:
         with self._lock:
@@ -106,5 +110,6 @@ class Tracker:
                 objects_skipped=self.objects_skipped,
                 bytes_sent=self.bytes_sent,
                 bytes_reused=self.bytes_reused,
+                bytes_completed=self.bytes_completed,
                 failures=list(self.failures),
             )

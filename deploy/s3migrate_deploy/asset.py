@@ -1,0 +1,60 @@
+"""The Lambda deployment asset: the s3migrate package and its dependencies, built by pip on this machine
+for the Lambda runtime's platform (no Docker needed). boto3 and botocore come from the runtime."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import jsii
+from aws_cdk import BundlingOptions, DockerImage, ILocalBundling
+from aws_cdk import aws_lambda as lambda_
+
+REPO = Path(__file__).resolve().parents[2]
+RUNTIME = lambda_.Runtime.PYTHON_3_12
+PYTHON_VERSION = "3.12"
+PLATFORM = "manylinux2014_x86_64"
+# Provided by the Lambda Python runtime; leaving them out keeps the asset small.
+FROM_RUNTIME = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "python_dateutil", "six", "urllib3")
+EXCLUDE = [".git", ".venv", "**/__pycache__", "deploy", "tests", "bench", ".mypy_cache", ".ruff_cache",
+           ".pytest_cache", ".hypothesis", ".benchmarks", "*.db", "cdk.out", "build", "*.egg-info", ".ci"]
+
+
+def build(output: Path, repo: Path = REPO) -> None:
+    """pip-install the package for the Lambda platform into ``output`` (the asset's root)."""
+    with tempfile.TemporaryDirectory() as work:
+        source, wheels = Path(work) / "source", Path(work) / "wheels"
+        # Built from a copy, so the build leaves nothing behind in the working tree.
+        shutil.copytree(repo / "src", source / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        for name in ("pyproject.toml", "README.md"):
+            shutil.copy2(repo / name, source / name)
+        subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", str(source), "-w",
+                        str(wheels)], check=True)
+        wheel = next(wheels.glob("s3migrate-*.whl"))
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--target", str(output),
+                        "--platform", PLATFORM, "--implementation", "cp", "--python-version", PYTHON_VERSION,
+                        "--only-binary=:all:", "--upgrade", str(wheel)], check=True)
+    for entry in output.iterdir():
+        if entry.name.removesuffix(".py").split("-")[0].lower() in FROM_RUNTIME:
+            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+    for leftover in ("bin", "__pycache__"):
+        shutil.rmtree(output / leftover, ignore_errors=True)
+
+
+@jsii.implements(ILocalBundling)
+class _PipBundling:
+    def try_bundle(self, output_dir: str, *args: Any, **kwargs: Any) -> bool:
+        build(Path(output_dir))
+        return True
+
+
+def lambda_code() -> lambda_.Code:
+    return lambda_.Code.from_asset(
+        str(REPO),
+        exclude=EXCLUDE,
+        bundling=BundlingOptions(image=DockerImage.from_registry("unused-local-bundling"), local=_PipBundling()),
+    )

@@ -1,0 +1,141 @@
+"""Both stacks synthesize from the example settings, with the resources and properties the design asks for,
+and pass cfn-lint."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk import Stack
+from aws_cdk.assertions import Match, Template
+from s3migrate_deploy.app import build_app
+from s3migrate_deploy.settings import EXAMPLE, load
+
+SKIP_BUNDLING = {"aws:cdk:bundling-stacks": []}  # the asset build has its own test (test_asset.py)
+
+
+@pytest.fixture(scope="module")
+def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    settings = load(EXAMPLE)
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    app = build_app(settings, str(outdir), SKIP_BUNDLING)
+    assembly = app.synth()
+    stacks = {child.node.id: child for child in app.node.children if isinstance(child, Stack)}
+    yield {"settings": settings, "outdir": outdir, "assembly": assembly,
+           "serverless": Template.from_stack(stacks["s3migrate-serverless"]),
+           "cluster": Template.from_stack(stacks["s3migrate-cluster"])}
+
+
+@pytest.mark.parametrize("stack", ["serverless", "cluster"])
+def test_queue_ledger_parameters_and_alarm(synthesized: dict[str, Any], stack: str) -> None:
+    template: Template = synthesized[stack]
+    template.has_resource_properties("AWS::SQS::Queue", {
+        "QueueName": "s3migrate-jobs", "VisibilityTimeout": 900, "MessageRetentionPeriod": 14 * 86400,
+        "RedrivePolicy": {"maxReceiveCount": 60, "deadLetterTargetArn": Match.any_value()}})
+    template.has_resource_properties("AWS::SQS::Queue", {"QueueName": "s3migrate-dlq",
+                                                          "MessageRetentionPeriod": 14 * 86400})
+    template.has_resource_properties("AWS::DynamoDB::Table", {
+        "KeySchema": [{"AttributeName": "Key", "KeyType": "HASH"}], "BillingMode": "PAY_PER_REQUEST",
+        "GlobalSecondaryIndexes": [{
+            "IndexName": "desBucket-index", "KeySchema": [{"AttributeName": "desBucket", "KeyType": "HASH"}],
+            "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["desKey", "versionId"]}}]})
+    # Pairs and ignore list are created; the credentials SecureString is only referenced, never created.
+    parameters = template.find_resources("AWS::SSM::Parameter")
+    assert sorted(p["Properties"]["Name"] for p in parameters.values()) == [
+        "s3migrate_bucket_para", "s3migrate_ignore_list"]
+    assert all(p["Properties"]["Type"] == "String" for p in parameters.values())
+    pairs = json.loads(next(p["Properties"]["Value"] for p in parameters.values()
+                            if p["Properties"]["Name"] == "s3migrate_bucket_para"))
+    assert pairs == [{"src_bucket": "your-source-bucket", "src_prefix": "", "des_bucket": "your-destination-bucket",
+                      "des_prefix": ""}]
+    template.has_resource_properties("AWS::SNS::Subscription", {
+        "Protocol": "email", "Endpoint": "alarm_your_email@example.com"})
+    template.has_resource_properties("AWS::CloudWatch::Alarm", {
+        "MetricName": "ApproximateNumberOfMessagesVisible", "Threshold": 0,
+        "ComparisonOperator": "GreaterThanThreshold", "AlarmActions": [{"Ref": Match.any_value()}]})
+    body = json.dumps(template.find_resources("AWS::CloudWatch::Dashboard"))
+    for needle in ("BytesUploaded", "BytesDownloaded", "BytesCompleted", "ApproximateNumberOfMessagesVisible",
+                   "ApproximateNumberOfMessagesNotVisible", "ERROR-lines", "WARNING-lines"):
+        assert needle in body, needle
+
+
+def _policy_statements(template: Template) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for policy in template.find_resources("AWS::IAM::Policy").values():
+        out += policy["Properties"]["PolicyDocument"]["Statement"]
+    return out
+
+
+@pytest.mark.parametrize("stack", ["serverless", "cluster"])
+def test_least_privilege(synthesized: dict[str, Any], stack: str) -> None:
+    statements = _policy_statements(synthesized[stack])
+    for statement in statements:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        assert not any(a.endswith(":*") or a == "*" for a in actions), statement
+        if any(a.startswith(("s3:", "ssm:GetParameter")) for a in actions):
+            assert statement["Resource"] != "*", statement
+    text = json.dumps(statements)
+    # JobType PUT: this account reads the source bucket; it never writes it.
+    assert "arn:aws:s3:::your-source-bucket/*" in text.replace('"', "").replace(",", "") or \
+        "your-source-bucket/*" in text
+    assert "s3:PutObject" not in text
+    assert "parameter/s3_migration_credentials" in text
+
+
+def test_serverless_functions_trigger_and_schedule(synthesized: dict[str, Any]) -> None:
+    template: Template = synthesized["serverless"]
+    env = {"JobType": "PUT", "MaxThread": "4", "MaxParallelFile": "4", "JobTimeout": "870",
+           "StorageClass": "STANDARD", "Des_bucket_default": "your-destination-bucket",
+           "ssm_parameter_credentials": "s3_migration_credentials", "table_queue_name": Match.any_value(),
+           "sqs_queue_name": Match.any_value(), "ssm_parameter_bucket": Match.any_value()}
+    template.has_resource_properties("AWS::Lambda::Function", {
+        "Handler": "s3migrate.lambdas.worker.handler", "Runtime": "python3.12", "MemorySize": 1024,
+        "Timeout": 900, "Environment": {"Variables": Match.object_like(env)}})
+    template.has_resource_properties("AWS::Lambda::Function", {
+        "Handler": "s3migrate.lambdas.jobsender.handler", "Timeout": 900, "ReservedConcurrentExecutions": 1})
+    template.has_resource_properties("AWS::Lambda::EventSourceMapping", {
+        "BatchSize": 1, "FunctionResponseTypes": ["ReportBatchItemFailures"]})
+    template.has_resource_properties("AWS::Events::Rule", {"ScheduleExpression": "rate(1 hour)"})
+    template.has_resource_properties("Custom::S3BucketNotifications", {"NotificationConfiguration": {
+        "QueueConfigurations": [Match.object_like({"Events": ["s3:ObjectCreated:*"]})]}})
+    body = json.dumps(template.find_resources("AWS::CloudWatch::Dashboard"))
+    for needle in ("ConcurrentExecutions", "Invocations", "Errors", "Throttles", "Duration", "MaxMemoryUsed"):
+        assert needle in body, needle
+
+
+def test_cluster_instances_scaling_and_logs(synthesized: dict[str, Any]) -> None:
+    template: Template = synthesized["cluster"]
+    template.has_resource_properties("AWS::EC2::VPCEndpoint", {"VpcEndpointType": "Gateway"})
+    template.has_resource_properties("AWS::AutoScaling::AutoScalingGroup", {"MinSize": "0", "MaxSize": "10"})
+    templates = template.find_resources("AWS::EC2::LaunchTemplate")
+    (data,) = [t["Properties"]["LaunchTemplateData"] for t in templates.values()
+               if "s3migrate work" in json.dumps(t["Properties"]["LaunchTemplateData"].get("UserData"))]
+    assert data["InstanceMarketOptions"]["MarketType"] == "spot"
+    user_data = json.dumps(data["UserData"])
+    for needle in ("s3migrate work --metrics-interval 60", "tcp_congestion_control = bbr", "Restart=always",
+                   "amazon-cloudwatch-agent"):
+        assert needle in user_data, needle
+    policies = template.find_resources("AWS::AutoScaling::ScalingPolicy")
+    steps = [p["Properties"] for p in policies.values() if p["Properties"]["PolicyType"] == "StepScaling"]
+    assert len(steps) == 2 and all(p["AdjustmentType"] == "ExactCapacity" for p in steps)  # out and in
+    alarms = json.dumps(template.find_resources("AWS::CloudWatch::Alarm"))
+    assert "visible + inflight" in alarms
+    instances = template.find_resources("AWS::EC2::Instance")
+    (sender,) = instances.values()
+    sender_data = json.dumps(sender["Properties"]["UserData"])
+    assert "s3migrate send" in sender_data and "OnCalendar=hourly" in sender_data
+    template.has_resource_properties("AWS::Logs::LogGroup", {"LogGroupName": "/s3migrate/s3migrate"})
+
+
+def test_templates_pass_cfn_lint(synthesized: dict[str, Any]) -> None:
+    templates = sorted(str(p) for p in Path(synthesized["outdir"]).glob("*.template.json"))
+    assert len(templates) == 2
+    cfn_lint = Path(sys.executable).with_name("cfn-lint")
+    result = subprocess.run([str(cfn_lint) if cfn_lint.exists() else "cfn-lint", "--ignore-checks", "W3005", "--",
+                             *templates], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -1,0 +1,36 @@
+"""Embedded Metric Format records: valid structure, and per-interval deltas from the tracker."""
+
+from __future__ import annotations
+
+import io
+import json
+
+from s3migrate.jobs.job import Job
+from s3migrate.progress.emf import EmfReporter, emf_record
+from s3migrate.progress.tracker import Tracker
+
+
+def test_record_declares_every_metric_and_dimension() -> None:
+    record = emf_record({"FunctionName": "w"}, {"BytesUploaded": (10, "Bytes"), "ObjectsDone": (1, "Count")}, 1.5)
+    directive = record["_aws"]["CloudWatchMetrics"][0]
+    assert record["_aws"]["Timestamp"] == 1500 and directive["Namespace"] == "s3_migrate"
+    assert directive["Dimensions"] == [["FunctionName"]] and record["FunctionName"] == "w"
+    assert [m["Name"] for m in directive["Metrics"]] == ["BytesUploaded", "ObjectsDone"]
+    assert record["BytesUploaded"] == 10 and record["ObjectsDone"] == 1
+
+
+def test_reporter_prints_what_moved_since_the_last_record() -> None:
+    tracker, out = Tracker(), io.StringIO()
+    job = Job("a", "k", "b", "k", 100)
+    reporter = EmfReporter(tracker, 3600, {"ServiceName": "s3migrate-worker"}, out)
+    tracker.job_sent(job, 60)
+    reporter.report()
+    tracker.job_sent(job, 40)
+    tracker.job_done(job, 100)
+    tracker.failed("x", "boom")
+    reporter.report()
+    first, second = (json.loads(line) for line in out.getvalue().splitlines())
+    assert (first["BytesUploaded"], first["BytesCompleted"], first["ObjectsDone"]) == (60, 0, 0)
+    assert (second["BytesUploaded"], second["BytesCompleted"], second["ObjectsDone"], second["ObjectsFailed"]) == \
+        (40, 100, 1, 1)
+    assert second["ServiceName"] == "s3migrate-worker" and second["MaxMemoryUsed"] > 0
