@@ -24,8 +24,9 @@ EXCLUDE = [".git", ".venv", "**/__pycache__", "deploy", "tests", "bench", ".mypy
            ".pytest_cache", ".hypothesis", ".benchmarks", "*.db", "cdk.out", "build", "*.egg-info", ".ci"]
 
 
-def build(output: Path, repo: Path = REPO) -> None:
-    """pip-install the package for the Lambda platform into ``output`` (the asset's root)."""
+def build(output: Path, repo: Path = REPO, python_version: str = PYTHON_VERSION) -> None:
+    """pip-install the package for the Lambda platform into ``output`` (the asset's root).
+    ``python_version`` other than the runtime's is for local Lambda emulators running another Python."""
     with tempfile.TemporaryDirectory() as work:
         source, wheels = Path(work) / "source", Path(work) / "wheels"
         # Built from a copy, so the build leaves nothing behind in the working tree.
@@ -36,7 +37,7 @@ def build(output: Path, repo: Path = REPO) -> None:
                         str(wheels)], check=True)
         wheel = next(wheels.glob("s3migrate-*.whl"))
         subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--target", str(output),
-                        "--platform", PLATFORM, "--implementation", "cp", "--python-version", PYTHON_VERSION,
+                        "--platform", PLATFORM, "--implementation", "cp", "--python-version", python_version,
                         "--only-binary=:all:", "--upgrade", str(wheel)], check=True)
     for entry in output.iterdir():
         if entry.name.removesuffix(".py").split("-")[0].lower() in FROM_RUNTIME:
