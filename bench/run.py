@@ -6,7 +6,9 @@ downloading them from the source to RAM. Every figure is the median of ``--runs`
 on the same servers; ratios are what to read, since the machine is shared and noisy. Peak memory and CPU
 come from ``wait4`` on each child process.
 
-    python bench/run.py [--runs 3] [--datasets small,large,huge] [--gomemlimit 4GiB]
+    python bench/run.py [--runs 3] [--datasets small,large,huge,same-small,same-large,same-huge] [--gomemlimit 4GiB]
+
+``same-*`` datasets are the same-account case: one server, two buckets (s3migrate copies inside S3 there).
 """
 
 from __future__ import annotations
@@ -160,37 +162,53 @@ def main() -> int:
         s3m_env = {**os.environ, "AWS_SHARED_CREDENTIALS_FILE": str(credentials), "AWS_CONFIG_FILE": "/dev/null"}
         rc_env = rclone_env(src, dst)
         rclone = shutil.which("rclone") or "rclone"
+        src_client.create_bucket(Bucket="bench-same")  # the same-account case: a second bucket on the source
         for name in opts.datasets.split(","):
-            count, size = DATASETS[name]
-            print(f"\n# dataset {name}: {count} x {size // 1024} KiB", flush=True)
-            make_dataset(src_client, "bench-src", name, ram)
-            tools: dict[str, tuple[list[str], dict[str, str]]] = {
-                "s3migrate": ([sys.executable, "-m", "s3migrate", "sync", f"s3://bench-src/{name}",
-                               f"s3://bench-dst/{name}", "--from-profile", "bsrc", "--to-profile", "bdst",
-                               "--from-endpoint", src.endpoint_url, "--to-endpoint", dst.endpoint_url,
-                               "--state", str(root / "state.db"), "-y", *opts.s3migrate_args.split()], s3m_env),
-                "s3migrate-threshold-64MiB": (
-                    [sys.executable, "-m", "s3migrate", "sync", f"s3://bench-src/{name}", f"s3://bench-dst/{name}",
-                     "--from-profile", "bsrc", "--to-profile", "bdst", "--from-endpoint", src.endpoint_url,
-                     "--to-endpoint", dst.endpoint_url, "--state", str(root / "state.db"), "-y",
-                     "--resumable-threshold", "64MiB", *opts.s3migrate_args.split()], s3m_env),
-                "rclone-default": ([rclone, "copy", f"src:bench-src/{name}", f"dst:bench-dst/{name}"], rc_env),
-                "rclone-tuned": ([rclone, "copy", f"src:bench-src/{name}", f"dst:bench-dst/{name}",
-                                  "--transfers", "64" if name == "small" else "8", "--checkers", "64",
-                                  "--s3-no-head", "--s3-upload-concurrency", "8", "--s3-chunk-size", "16M"], rc_env),
-                "s5cmd-upload-from-ram (ceiling)": (
-                    s5cmd(dst, "--numworkers", "64", "cp", f"{ram / name}/*", f"s3://bench-dst/{name}/"),
-                    s5cmd_env(dst)),
-                "s5cmd-download-to-ram": (
-                    s5cmd(src, "--numworkers", "64", "cp", f"s3://bench-src/{name}/*", f"{ram / 'down' / name}/"),
-                    s5cmd_env(src)),
-            }
+            same = name.startswith("same-")
+            base = name.removeprefix("same-")
+            count, size = DATASETS[base]
+            print(f"\n# dataset {name}: {count} x {size // 1024} KiB"
+                  f"{' (same account: one server, two buckets)' if same else ''}", flush=True)
+            make_dataset(src_client, "bench-src", base, ram)
+            target_client, target_bucket = (src_client, "bench-same") if same else (dst_client, "bench-dst")
+
+            def ours(*extra: str, base: str = base, same: bool = same) -> list[str]:
+                target, profile, endpoint = (("bench-same", "bsrc", src) if same else ("bench-dst", "bdst", dst))
+                return [sys.executable, "-m", "s3migrate", "sync", f"s3://bench-src/{base}", f"s3://{target}/{base}",
+                        "--from-profile", "bsrc", "--to-profile", profile, "--from-endpoint", src.endpoint_url,
+                        "--to-endpoint", endpoint.endpoint_url, "--state", str(root / "state.db"), "-y", *extra,
+                        *opts.s3migrate_args.split()]
+
+            tools: dict[str, tuple[list[str], dict[str, str]]]
+            if same:
+                tools = {
+                    "s3migrate": (ours(), s3m_env),
+                    "rclone-default": ([rclone, "copy", f"src:bench-src/{base}", f"src:bench-same/{base}"], rc_env),
+                    "s5cmd-cp": (s5cmd(src, "--numworkers", "64", "cp", f"s3://bench-src/{base}/*",
+                                       f"s3://bench-same/{base}/"), s5cmd_env(src)),
+                }
+            else:
+                tools = {
+                    "s3migrate": (ours(), s3m_env),
+                    "s3migrate-threshold-64MiB": (ours("--resumable-threshold", "64MiB"), s3m_env),
+                    "rclone-default": ([rclone, "copy", f"src:bench-src/{base}", f"dst:bench-dst/{base}"], rc_env),
+                    "rclone-tuned": ([rclone, "copy", f"src:bench-src/{base}", f"dst:bench-dst/{base}",
+                                      "--transfers", "64" if base == "small" else "8", "--checkers", "64",
+                                      "--s3-no-head", "--s3-upload-concurrency", "8", "--s3-chunk-size", "16M"],
+                                     rc_env),
+                    "s5cmd-upload-from-ram (ceiling)": (
+                        s5cmd(dst, "--numworkers", "64", "cp", f"{ram / base}/*", f"s3://bench-dst/{base}/"),
+                        s5cmd_env(dst)),
+                    "s5cmd-download-to-ram": (
+                        s5cmd(src, "--numworkers", "64", "cp", f"s3://bench-src/{base}/*", f"{ram / 'down' / base}/"),
+                        s5cmd_env(src)),
+                }
             for tool, (args, env) in tools.items():
                 if opts.only and tool.split(" ")[0] not in opts.only.split(","):
                     continue
                 results = []
                 for _ in range(opts.runs):
-                    empty_bucket(dst_client, "bench-dst")
+                    empty_bucket(target_client, target_bucket)
                     shutil.rmtree(ram / "down", ignore_errors=True)
                     (root / "state.db").unlink(missing_ok=True)
                     before = servers_cpu(src, dst)
@@ -198,7 +216,7 @@ def main() -> int:
                     measured.server_cpu = servers_cpu(src, dst) - before
                     results.append(measured)
                 if opts.profile and tool == "s3migrate":  # one more run, under the profiler (not measured)
-                    empty_bucket(dst_client, "bench-dst")
+                    empty_bucket(target_client, target_bucket)
                     (root / "state.db").unlink(missing_ok=True)
                     Path(opts.profile).mkdir(parents=True, exist_ok=True)
                     out = Path(opts.profile) / f"{name}.txt"
@@ -216,7 +234,7 @@ def main() -> int:
                       f"servers cpu {median.server_cpu:6.2f}s  "
                       f"peak {median.peak_rss_mib:7.1f} MiB   runs: {', '.join(f'{r.wall:.2f}' for r in results)}",
                       flush=True)
-            shutil.rmtree(ram / name, ignore_errors=True)
+            shutil.rmtree(ram / base, ignore_errors=True)
         print_table(rows)
     finally:
         src.stop()

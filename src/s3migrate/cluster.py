@@ -29,6 +29,7 @@ from s3migrate.endpoints.location import S3Location
 from s3migrate.engine.budget import ByteBudget
 from s3migrate.engine.copier import ObjectCopier
 from s3migrate.engine.options import TransferOptions
+from s3migrate.engine.server_side import clients_share_service
 from s3migrate.errors import ConfigError, EndpointError, S3MigrateError, describe
 from s3migrate.jobs.codec import decode_message
 from s3migrate.jobs.layout import PartLayout
@@ -283,10 +284,12 @@ def build_copier(settings: Settings) -> ObjectCopier:
     """The object copier of a cluster worker (``work`` or the Lambda worker), with its clients and budget."""
     src, dst = account_endpoints(settings)
     pool = settings.workers * settings.threads + settings.workers + 4
+    src_client = make_s3_client(src, max_pool_connections=pool)
+    dst_client = make_s3_client(dst, max_pool_connections=pool)
     return ObjectCopier(
-        make_s3_client(src, max_pool_connections=pool), make_s3_client(dst, max_pool_connections=pool),
-        TransferOptions.from_settings(settings), ByteBudget(settings.memory_budget),
+        src_client, dst_client, TransferOptions.from_settings(settings), ByteBudget(settings.memory_budget),
         part_workers=settings.workers * settings.threads,
+        same_service=clients_share_service(src_client, src.endpoint_url, dst_client, dst.endpoint_url),
     )
 
 

@@ -125,6 +125,7 @@ class Settings(BaseModel):
     get_object_with_version_id: bool = Field(False, description="every GET names the job's versionId")
     update_version_id: bool = Field(False, description="read and record the source versionId before a job starts")
     verify_md5_twice: bool = Field(False, description="re-read and check parts sent by an earlier attempt")
+    server_side_copy: bool = Field(True, description="CopyObject inside S3 when the destination can read the source")
 
     @field_validator("job_type")
     @classmethod
@@ -174,7 +175,7 @@ class Settings(BaseModel):
 
 _SIZE_FIELDS = {"chunk_size", "resumable_threshold"}
 _BOOL_FIELDS = {"clean_unfinished_upload", "jobsender_compare_version_id", "get_object_with_version_id",
-                "update_version_id", "verify_md5_twice"}
+                "update_version_id", "verify_md5_twice", "server_side_copy"}
 _INT_FIELDS = {"workers", "threads", "max_retries"}
 
 # Original Longbow key -> (our field, unit of a bare number for sizes).

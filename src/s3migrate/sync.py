@@ -25,6 +25,7 @@ from s3migrate.endpoints.location import S3Location
 from s3migrate.engine.budget import ByteBudget
 from s3migrate.engine.copier import ObjectCopier
 from s3migrate.engine.options import TransferOptions
+from s3migrate.engine.server_side import clients_share_service
 from s3migrate.errors import EndpointError, StateError, translate_endpoint_error
 from s3migrate.ledger.base import Ledger
 from s3migrate.ledger.sqlite import SqliteLedger
@@ -166,6 +167,8 @@ class SyncRun:
         copier = ObjectCopier(
             self.src_client, self.dst_client, TransferOptions.from_settings(settings), budget,
             part_workers=settings.workers * settings.threads,
+            same_service=clients_share_service(self.src_client, self.src.endpoint_url, self.dst_client,
+                                               self.dst.endpoint_url),
         )
         worker = Worker(
             queue, ledger, copier,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -66,6 +67,27 @@ def test_any_key_round_trips_like_botocore(accounts: tuple[Account, Account], bu
     assert (got["ETag"], got["ContentType"], got["Metadata"]) == (put["ETag"], "text/x-test", {"origin": "lean"})
     ranged = client.get_object(Bucket=bucket, Key=key, Range="bytes=10-19")
     assert ranged["Body"].read() == data[10:20] and ranged["ContentLength"] == 10
+    listed = client.list_objects_page(bucket, key).objects  # the lean listing decodes url-encoded keys
+    assert (key, len(data), put["ETag"]) in [(k, size, etag) for k, size, etag, _ in listed]
+
+
+def test_lean_listing_pages_like_botocore(accounts: tuple[Account, Account], buckets: tuple[str, str]) -> None:
+    src, _ = accounts
+    bucket = buckets[0]
+    plain = src.client()
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(lambda i: plain.put_object(Bucket=bucket, Key=f"p/{i:05d} é+", Body=b"x" * (i % 7)),
+                      range(1100)))
+    expected = [(o["Key"], o["Size"], o["ETag"]) for page in plain.get_paginator("list_objects_v2").paginate(
+        Bucket=bucket, Prefix="p/") for o in page.get("Contents", [])]
+    client = lean_client(src, bucket)
+    first = client.list_objects_page(bucket, "p/")
+    second = client.list_objects_page(bucket, "p/", first.next_token)
+    assert len(first.objects) == 1000 and second.next_token is None
+    assert [(k, size, etag) for k, size, etag, _ in first.objects + second.objects] == expected
+    with pytest.raises(ClientError) as missing:
+        client.list_objects_page("no-such-bucket-here", "")
+    assert missing.value.response["Error"]["Code"] == "NoSuchBucket"
 
 
 def test_errors_are_the_ones_botocore_raises(accounts: tuple[Account, Account], buckets: tuple[str, str]) -> None:

@@ -6,6 +6,7 @@ import pytest
 from s3migrate.engine.budget import ByteBudget
 from s3migrate.engine.digest import etag_digest, md5_digest, multipart_etag
 from s3migrate.engine.retry import with_retries
+from s3migrate.engine.server_side import same_service
 from s3migrate.errors import Disposition, JobInterrupted, SourceChangedError, classify, client_error
 
 
@@ -68,3 +69,17 @@ def test_retries_transient_then_gives_up_on_fatal() -> None:
         with_retries(fatal, 5, sleep=lambda s: None)
     assert len(calls) == 1
     assert classify(JobInterrupted("x", timeout=True)) is Disposition.RETRY
+
+
+@pytest.mark.parametrize(("src", "dst", "expected"), [
+    ((None, "us-east-1"), (None, "eu-west-1"), True),  # CopyObject works across regions of one partition
+    ((None, "cn-north-1"), (None, "us-east-1"), False),  # AWS China <-> global: never
+    ((None, "cn-north-1"), (None, "cn-northwest-1"), True),
+    (("http://127.0.0.1:9000/", None), ("http://127.0.0.1:9000", None), True),
+    (("http://127.0.0.1:9000", None), ("http://127.0.0.1:9001", None), False),
+    (("https://oss-cn-hangzhou.aliyuncs.com", None), (None, "cn-north-1"), False),
+])
+def test_server_side_copy_is_only_tried_within_one_service(
+    src: tuple[str | None, str | None], dst: tuple[str | None, str | None], expected: bool
+) -> None:
+    assert same_service(*src, *dst) is expected

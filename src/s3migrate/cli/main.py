@@ -48,6 +48,9 @@ def transfer_options(func: Any) -> Any:
         click.option("--resumable-threshold",
                      help="At or under this size: one GET + one PUT (ResumableThreshold). [default: 5MiB]"),
         click.option("--storage-class", help="Destination storage class, e.g. STANDARD_IA (StorageClass)."),
+        click.option("--server-side-copy/--no-server-side-copy", default=None,
+                     help="Copy inside S3 (CopyObject) when the destination can read the source on the same "
+                          "service; tried once per run, streams otherwise. [default: on]"),
         click.option("--ignore-file", type=click.Path(path_type=Path),
                      help="Shell-wildcard patterns matched against bucket/key, one per line."),
         click.option("--max-retries", type=int,

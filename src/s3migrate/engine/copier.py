@@ -11,6 +11,7 @@ from s3migrate.engine.context import CopyContext, CopyResult
 from s3migrate.engine.digest import etag_digest
 from s3migrate.engine.multipart import MultipartCopy
 from s3migrate.engine.options import TransferOptions
+from s3migrate.engine.server_side import ServerSideCopy
 from s3migrate.engine.single import StreamSwitch, copy_single
 from s3migrate.engine.source import head_source
 from s3migrate.jobs.job import Job
@@ -19,8 +20,11 @@ from s3migrate.jobs.job import Job
 class ObjectCopier:
     """Copies objects from one S3 client to another within a shared byte budget and part pool."""
 
-    def __init__(self, src: Any, dst: Any, options: TransferOptions, budget: ByteBudget, part_workers: int) -> None:
+    def __init__(self, src: Any, dst: Any, options: TransferOptions, budget: ByteBudget, part_workers: int,
+                 *, same_service: bool = False) -> None:
+        """``same_service``: the endpoints are one S3 service, so server-side copy may work (it is tried)."""
         self.src, self.dst, self.options, self.budget = src, dst, options, budget
+        self.server_side = ServerSideCopy(dst, options, candidate=same_service and options.server_side_copy)
         self._pool = ThreadPoolExecutor(max_workers=max(1, part_workers), thread_name_prefix="s3migrate-part")
         self._streaming = StreamSwitch()
 
@@ -35,14 +39,18 @@ class ObjectCopier:
             landed = self._already_at_destination(job)
             if landed is not None:
                 return landed
+        source = None
         if job.etag is None and job.version_id is None:
             # An unpinned job (an original-format message): pin it to what the source is now.
             source = head_source(self.src, job)
             ctx.job = job = replace(job, etag=source.pin.etag, size=source.size)
-        elif job.size <= self.options.resumable_threshold:
+        if self.server_side.applies(job.size):
+            copied = self.server_side.copy(ctx)
+            if copied is not None:
+                return copied
+        if job.size <= self.options.resumable_threshold:
             return copy_single(self.src, self.dst, ctx, self.options, self.budget, self._streaming)
-        else:
-            source = head_source(self.src, job)
+        source = source or head_source(self.src, job)
         if source.size <= self.options.resumable_threshold:  # it shrank since it was listed
             return copy_single(self.src, self.dst, ctx, self.options, self.budget, self._streaming)
         return MultipartCopy(self.src, self.dst, ctx, self.options, self.budget, self._pool).run(source)

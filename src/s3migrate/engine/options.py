@@ -17,6 +17,7 @@ class TransferOptions:
     get_object_with_version_id: bool = False  # GetObjectWithVersionId: GETs name the job's versionId
     update_version_id: bool = False  # UpdateVersionId: read and record the source's versionId before starting
     verify_md5_twice: bool = False  # ifVerifyMD5Twice: re-read parts sent by earlier attempts and check them
+    server_side_copy: bool = True  # try CopyObject when the endpoints are one service (see engine.server_side)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TransferOptions:
@@ -29,4 +30,5 @@ class TransferOptions:
             get_object_with_version_id=settings.get_object_with_version_id,
             update_version_id=settings.update_version_id,
             verify_md5_twice=settings.verify_md5_twice,
+            server_side_copy=settings.server_side_copy,
         )

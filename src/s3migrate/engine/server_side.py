@@ -1,0 +1,110 @@
+"""Server-side copy: when the destination's credentials can read the source on the same service, CopyObject
+moves the bytes inside S3 and nothing streams through this machine.
+
+Tried first, as rclone does, only where it can work (the same endpoint, or AWS regions of one partition); the
+first answer decides for the endpoint pair. A refusal that says "not here" (access denied to the source, an
+endpoint that does not implement it, another partition) turns it off for the pair and the copy streams as
+usual; once it has worked, a refusal for one object only makes that object stream.
+
+CopyObject takes objects up to 5 GiB; larger ones stream as a resumable multipart upload. The read is
+pinned like every other read (``x-amz-copy-source-if-match`` on the ETag, or the version in the source), and
+a plain-MD5 source ETag must come back unchanged as the destination's ETag.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from s3migrate.engine.context import CopyContext, CopyResult
+from s3migrate.engine.digest import etag_digest
+from s3migrate.engine.options import TransferOptions
+from s3migrate.errors import IntegrityError, error_code, http_status, translate_transfer_error
+
+log = logging.getLogger(__name__)
+
+COPY_OBJECT_LIMIT = 5 * 1024**3  # S3's CopyObject maximum
+# Answers that mean "server-side copy does not work for this pair", not "this object failed".
+_NOT_HERE = {"AccessDenied", "NotImplemented", "InvalidRequest", "AuthorizationHeaderMalformed", "NoSuchBucket",
+             "InvalidArgument", "XNotImplemented", "MethodNotAllowed", "PermanentRedirect", "400", "403", "501"}
+
+
+def clients_share_service(src_client: Any, src_endpoint_url: str | None, dst_client: Any,
+                          dst_endpoint_url: str | None) -> bool:
+    """:func:`same_service` for two clients, with the regions they actually resolved."""
+    return same_service(src_endpoint_url, src_client.meta.region_name, dst_endpoint_url, dst_client.meta.region_name)
+
+
+def same_service(src_endpoint_url: str | None, src_region: str | None, dst_endpoint_url: str | None,
+                 dst_region: str | None) -> bool:
+    """Whether one request to the destination can name the source: the same S3-compatible endpoint, or AWS
+    regions of the same partition (CopyObject works across regions, not from AWS China to global)."""
+    if src_endpoint_url or dst_endpoint_url:
+        return (src_endpoint_url or "").rstrip("/") == (dst_endpoint_url or "").rstrip("/")
+    return _partition(src_region) == _partition(dst_region)
+
+
+def _partition(region: str | None) -> str:
+    region = region or "us-east-1"
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
+class ServerSideCopy:
+    """Decides, once per endpoint pair, whether CopyObject works, and copies with it while it does."""
+
+    def __init__(self, dst: Any, options: TransferOptions, candidate: bool) -> None:
+        self.dst, self.options = dst, options
+        self.works: bool | None = None if candidate else False  # None: not tried yet
+        self._lock = threading.Lock()
+
+    def applies(self, size: int) -> bool:
+        return self.works is not False and size <= COPY_OBJECT_LIMIT
+
+    def copy(self, ctx: CopyContext) -> CopyResult | None:
+        """Copy inside S3; None when this object (or this pair) has to stream instead."""
+        job = ctx.job
+        source: dict[str, str] = {"Bucket": job.src_bucket, "Key": job.src_key}
+        if job.version_id:
+            source["VersionId"] = job.version_id
+        args: dict[str, Any] = {"Bucket": job.dst_bucket, "Key": job.dst_key, "CopySource": source,
+                                "MetadataDirective": "COPY"}
+        if job.etag and not job.version_id:
+            args["CopySourceIfMatch"] = job.etag
+        if self.options.storage_class:
+            args["StorageClass"] = self.options.storage_class
+        try:
+            response = self.dst.copy_object(**args)
+        except ClientError as exc:
+            code = error_code(exc) or str(http_status(exc))
+            if code in _NOT_HERE:
+                self._refused(job.describe(), code)
+                return None
+            raise translate_transfer_error(exc, "server-side CopyObject") from None
+        except Exception as exc:
+            raise translate_transfer_error(exc, "server-side CopyObject") from None
+        with self._lock:
+            if self.works is None:
+                log.info("server-side copy works for this endpoint pair: objects are copied inside S3")
+            self.works = True
+        etag = str(response.get("CopyObjectResult", {}).get("ETag", ""))
+        expected = etag_digest(job.etag)
+        if expected is not None and etag_digest(etag) not in (None, expected):
+            raise IntegrityError(f"server-side copy: destination ETag {etag} != source ETag {job.etag}")
+        ctx.on_bytes(job.size)
+        return CopyResult(etag=etag, size=job.size, bytes_sent=job.size,
+                          version_id=response.get("CopySourceVersionId") or job.version_id)
+
+    def _refused(self, what: str, code: str) -> None:
+        with self._lock:
+            if self.works is None:
+                self.works = False
+                log.info("server-side copy is not available for this endpoint pair (%s on %s); streaming "
+                         "through this machine", code, what)
+
