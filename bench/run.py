@@ -190,7 +190,8 @@ def main() -> int:
             else:
                 tools = {
                     "s3migrate": (ours(), s3m_env),
-                    "s3migrate-threshold-64MiB": (ours("--resumable-threshold", "64MiB"), s3m_env),
+                    "s3migrate-threshold-5MiB": (ours("--resumable-threshold", "5MiB"), s3m_env),  # the original's
+                    "s3migrate-tuned": (ours("--threads", "8", "--chunk-size", "16MiB"), s3m_env),
                     "rclone-default": ([rclone, "copy", f"src:bench-src/{base}", f"dst:bench-dst/{base}"], rc_env),
                     "rclone-tuned": ([rclone, "copy", f"src:bench-src/{base}", f"dst:bench-dst/{base}",
                                       "--transfers", "64" if base == "small" else "8", "--checkers", "64",

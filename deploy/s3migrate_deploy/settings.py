@@ -73,7 +73,7 @@ WORKER_KNOBS: dict[str, Any] = {
     "MaxParallelFile": 4,
     "JobTimeout": 870,
     "ChunkSize": 5,
-    "ResumableThreshold": 5,
+    "ResumableThreshold": 64,
     "JobsenderCompareVersionId": False,
     "UpdateVersionId": False,
     "GetObjectWithVersionId": False,

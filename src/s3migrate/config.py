@@ -93,8 +93,11 @@ class Settings(BaseModel):
     workers: int = Field(16, ge=1, le=1024, description="objects copied in parallel (MaxParallelFile)")
     threads: int = Field(4, ge=1, le=256, description="parts in parallel within one object (MaxThread)")
     chunk_size: int = Field(5 * MIB, ge=5 * MIB, le=5 * GIB, description="part size (ChunkSize)")
+    # 64 MiB, not the original's 5 MB: a single-part source up to this size streams in one PUT checked end to
+    # end against its own MD5 (no client hashing); 8 x 64 MiB copied 1.2x faster with 2.6x less client CPU than
+    # as 13-part uploads (bench/run.py). A failed attempt re-sends at most 64 MiB; set it lower for slow links.
     resumable_threshold: int = Field(
-        5 * MIB, ge=0, le=5 * GIB, description="at or under: one GET + one PUT (ResumableThreshold)"
+        64 * MIB, ge=0, le=5 * GIB, description="at or under: one GET + one PUT (ResumableThreshold)"
     )
     storage_class: str | None = Field(None, description="destination storage class (StorageClass)")
     max_retries: int = Field(10, ge=0, le=1000, description="attempts per object and per part (MaxRetry)")

@@ -102,7 +102,8 @@ def test_objects_put_into_the_trigger_bucket_arrive_at_the_destination(
     suffix = uuid.uuid4().hex[:6]
     data = tomllib.loads(EXAMPLE.read_text())
     data.update(stacks=["serverless"], name=f"e2e{suffix}", JobTimeout=2, MaxThread=1, MaxParallelFile=2,
-                Des_bucket_default=dst_bucket, Des_prefix_default="arrived", ssm_parameter_credentials=f"keys{suffix}")
+                ResumableThreshold=5, Des_bucket_default=dst_bucket, Des_prefix_default="arrived",
+                ssm_parameter_credentials=f"keys{suffix}")
     settings = parse(data)
     with FaultProxy(b.endpoint) as dst_proxy:
         # The other account: its keys and endpoint in the SecureString the stack references (never creates).

@@ -46,7 +46,7 @@ def transfer_options(func: Any) -> Any:
         click.option("--threads", type=int, help="Parts in parallel within one object (MaxThread). [default: 4]"),
         click.option("--chunk-size", help="Part size, e.g. 8MiB; grown past 10,000 parts (ChunkSize). [default: 5MiB]"),
         click.option("--resumable-threshold",
-                     help="At or under this size: one GET + one PUT (ResumableThreshold). [default: 5MiB]"),
+                     help="At or under this size: one GET + one PUT (ResumableThreshold). [default: 64MiB]"),
         click.option("--storage-class", help="Destination storage class, e.g. STANDARD_IA (StorageClass)."),
         click.option("--server-side-copy/--no-server-side-copy", default=None,
                      help="Copy inside S3 (CopyObject) when the destination can read the source on the same "

@@ -72,7 +72,8 @@ _RESPONSE_FIELDS = {
     "x-amz-checksum-sha256": "ChecksumSHA256",
 }
 _OPERATIONS = {"get_object": "GetObject", "put_object": "PutObject", "upload_part": "UploadPart",
-               "list_objects_v2": "ListObjectsV2"}
+               "copy_object": "CopyObject", "list_objects_v2": "ListObjectsV2"}
+_COPY_ARGS = {"Bucket", "Key", "CopySource", "MetadataDirective", "CopySourceIfMatch", "StorageClass"}
 _S3_NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 _GET_ARGS = {"Bucket", "Key", "VersionId", "IfMatch", "Range", "ChecksumMode"}
 _PUT_ARGS = {"Bucket", "Key", "Body", "Metadata", *_REQUEST_HEADERS} - {"IfMatch", "Range"}
@@ -180,6 +181,9 @@ class LeanS3:
             [str(p["Prefix"]) for p in response.get("CommonPrefixes", ())],
         )
 
+    def copy_object(self, **args: Any) -> dict[str, Any]:
+        return self._lean_or_full("copy_object", args, _COPY_ARGS, self._copy)
+
     def open_object(self, **args: Any) -> dict[str, Any]:
         """GetObject whose ``Body`` is left unread on the connection, to be streamed into a PUT."""
         return self._lean_or_full("get_object", args, _GET_ARGS, self._open)
@@ -236,6 +240,29 @@ class LeanS3:
         headers["Content-Length"] = str(body.length if isinstance(body, StreamedBody) else len(body))
         response, _ = self._send(operation, "PUT", args, query, headers, body)
         return _parse_headers(response.headers)
+
+    def _copy(self, operation: str, args: dict[str, Any]) -> dict[str, Any]:
+        source = args["CopySource"]
+        if not isinstance(source, dict):
+            raise _Declined
+        header = quote(f"{source['Bucket']}/{source['Key']}", safe="/~")
+        if source.get("VersionId"):
+            header += f"?versionId={quote(str(source['VersionId']), safe='')}"
+        headers = {"x-amz-copy-source": header}
+        for name, value in (("MetadataDirective", "x-amz-metadata-directive"),
+                            ("CopySourceIfMatch", "x-amz-copy-source-if-match"),
+                            ("StorageClass", "x-amz-storage-class")):
+            if args.get(name):
+                headers[value] = str(args[name])
+        response, data = self._send(operation, "PUT", args, {}, headers, b"")
+        root = ElementTree.fromstring(data) if data.strip() else None
+        if root is None or root.tag.endswith("Error"):  # S3 may fail a copy after its 200 status line
+            raise self._client_error(operation, 500, response.headers, data or b"<Error><Code>InternalError</Code>"
+                                     b"<Message>empty CopyObject response</Message></Error>")
+        result = _parse_headers(response.headers)
+        result["CopyObjectResult"] = {"ETag": root.findtext(f"{_S3_NS}ETag") or root.findtext("ETag")}
+        result["CopySourceVersionId"] = response.headers.get("x-amz-copy-source-version-id")
+        return result
 
     def _send(
         self, operation: str, method: str, args: dict[str, Any], query: dict[str, str], headers: dict[str, str],

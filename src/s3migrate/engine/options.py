@@ -10,7 +10,7 @@ from s3migrate.config import Settings
 @dataclass(frozen=True)
 class TransferOptions:
     chunk_size: int = 5 * 1024 * 1024
-    resumable_threshold: int = 5 * 1024 * 1024
+    resumable_threshold: int = 64 * 1024 * 1024
     threads: int = 4
     storage_class: str | None = None
     part_attempts: int = 3  # per part, within one job attempt (the job itself is retried too)
