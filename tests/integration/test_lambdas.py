@@ -215,3 +215,16 @@ def test_scheduled_jobsender_sends_what_is_missing_and_refuses_while_busy(
     while (event := sqs_event(env))["Records"]:
         assert worker.handler(event, FakeContext()) == {"batchItemFailures": []}
     assert keys(b.client(), env["dst_bucket"], "copy/") == {f"copy/data/f{i:02d}": 100 + i for i in range(25)}
+
+
+def test_a_broken_deployment_returns_every_message_with_one_log_line(
+    lambda_env: dict[str, Any], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
+    env = lambda_env
+    monkeypatch.setenv("ssm_parameter_credentials", "no-such-parameter")
+    env["sqs"].send_message(QueueUrl=env["url"], MessageBody=object_created(env["src_bucket"], "in/x", 1))
+    event = sqs_event(env)
+    response = worker.handler(event, FakeContext())
+    assert response == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and "no-such-parameter" in errors[0] and "\n" not in errors[0]

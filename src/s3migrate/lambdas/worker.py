@@ -27,7 +27,7 @@ from typing import Any
 from s3migrate.cluster import build_copier, open_ledger, open_queue, worker_settings
 from s3migrate.config import Settings, load_settings
 from s3migrate.engine.copier import ObjectCopier
-from s3migrate.errors import ConfigError, describe
+from s3migrate.errors import ConfigError, S3MigrateError, describe
 from s3migrate.lambdas.telemetry import TrafficTracker
 from s3migrate.ledger.base import Ledger
 from s3migrate.progress.emf import emf_record, emit, traffic_metrics
@@ -144,4 +144,11 @@ def handle_batch(event: Mapping[str, Any], context: Any, rt: WorkerRuntime) -> d
 
 
 def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
-    return handle_batch(event, context, runtime())
+    try:
+        rt = runtime()
+    except S3MigrateError as exc:
+        # A deployment problem (a missing parameter, a table that does not exist): one line in the log, and
+        # every message goes back; after 60 receives they reach the dead-letter queue and its alarm.
+        log.error("s3migrate worker cannot start: %s", exc)
+        return {"batchItemFailures": [{"itemIdentifier": str(r["messageId"])} for r in event.get("Records", [])]}
+    return handle_batch(event, context, rt)
