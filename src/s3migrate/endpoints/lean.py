@@ -1,9 +1,10 @@
-"""A lean path for the three calls that move bytes: GetObject, PutObject and UploadPart.
+"""A lean path for the calls that move bytes or keys: GetObject, PutObject, UploadPart, CopyObject, ListObjectsV2.
 
 botocore spends about 1.9 ms of CPU on each call here (validation, serialisation, a dozen event hooks,
 endpoint rules, response parsing), which is what bounds small-object copies. This path signs the request
-with botocore's own SigV4 signer and credentials, sends it on botocore's own connection pool (same TLS
-settings, same sockets) and reads the few response headers the engine uses: about half the CPU per call.
+itself (``endpoints.sigv4``, with botocore's credentials and the bucket URL botocore's endpoint rules build),
+sends it on botocore's own connection pool (same TLS settings, same sockets) and reads the few response
+fields the engine uses: about a third of the CPU per call.
 
 It only takes the happy path:
 - a 4xx answer (access denied, no such key, precondition failed, bad digest) is parsed by botocore's own
@@ -26,10 +27,10 @@ from typing import Any
 from urllib.parse import quote, unquote_plus, urlsplit
 from xml.etree import ElementTree
 
-from botocore.auth import S3SigV4Auth
-from botocore.awsrequest import AWSRequest
 from botocore.parsers import create_parser
 from urllib3.util.retry import Retry
+
+from s3migrate.endpoints.sigv4 import canonical_query, sign
 
 log = logging.getLogger(__name__)
 
@@ -270,21 +271,22 @@ class LeanS3:
     ) -> tuple[Any, bytes]:
         bucket = str(args["Bucket"])
         key = str(args["Key"])
-        url = self._base_url(bucket) + ("/" + quote(key, safe="/~") if key else "/")
-        if query:
-            url += "?" + "&".join(f"{k}={quote(v, safe='')}" for k, v in sorted(query.items()))
+        base = self._base_url(bucket)
+        url = base + ("/" + quote(key, safe="/~") if key else "/")
+        query_text = canonical_query(query)
+        if query_text:
+            url += "?" + query_text
         credentials = self._credentials.get_frozen_credentials() if self._credentials else None
         if credentials is None or self._session._proxy_config.proxy_url_for(url):
             raise _Declined
-        request = AWSRequest(method=method, url=url, headers=headers)
-        request.headers["X-Amz-Content-SHA256"] = "UNSIGNED-PAYLOAD"
-        S3SigV4Auth(credentials, "s3", self._region).add_auth(request)
         parts = urlsplit(url)
+        signed = sign(method, _host(parts), parts.path, query_text, headers, credentials.access_key,
+                      credentials.secret_key, self._region, credentials.token)
         target = parts.path + (f"?{parts.query}" if parts.query else "")
         try:
             pool = self._session._manager.connection_from_url(url)
             response = pool.urlopen(
-                method, target, body=body or None, headers=dict(request.headers.items()),
+                method, target, body=body or None, headers=signed,
                 retries=Retry(False), assert_same_host=False, preload_content=preload, decode_content=False,
                 timeout=self._timeout,
             )
@@ -342,6 +344,15 @@ def _parse_list_page(data: bytes) -> ListPage:
     truncated = (root.findtext(f"{_S3_NS}IsTruncated") or "").lower() == "true"
     prefixes = [unquote_plus(p.findtext(f"{_S3_NS}Prefix") or "") for p in root.iter(f"{_S3_NS}CommonPrefixes")]
     return ListPage(objects, root.findtext(f"{_S3_NS}NextContinuationToken") if truncated else None, prefixes)
+
+
+def _host(parts: Any) -> str:
+    """The Host header urllib3 sends (the default port left out), which the signature must cover."""
+    default = {"http": 80, "https": 443}.get(parts.scheme)
+    host = parts.hostname or ""
+    if ":" in host:  # IPv6
+        host = f"[{host}]"
+    return host if parts.port in (None, default) else f"{host}:{parts.port}"
 
 
 def _get_request(args: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
