@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Sequence
@@ -36,7 +37,12 @@ class SqliteQueue:
         self._db = db.acquire()
         self._max_receives = max_receives
         self._poll = poll_interval
+        self._changed = threading.Condition()  # wakes this process's idle receivers when work arrives
         self._db.executescript(_SCHEMA)
+
+    def _wake(self) -> None:
+        with self._changed:
+            self._changed.notify_all()
 
     def send(self, bodies: Sequence[str]) -> None:
         now = time.time()
@@ -45,14 +51,28 @@ class SqliteQueue:
                 "INSERT INTO queue_messages (body, visible_at, sent_at) VALUES (?, ?, ?)",
                 [(body, now, now) for body in bodies],
             )
+        self._wake()
 
     def receive(self, max_messages: int, visibility_timeout: float, wait_seconds: float = 0.0) -> list[Message]:
+        """Idle receivers look with a read (no write transaction, no WAL write) and sleep until this process
+        sends or returns a message, or the poll interval passes (other processes, expiring visibility)."""
         deadline = time.monotonic() + wait_seconds
         while True:
-            messages = self._receive_now(max_messages, visibility_timeout)
-            if messages or time.monotonic() >= deadline:
-                return messages
-            time.sleep(min(self._poll, max(0.0, deadline - time.monotonic())))
+            if self._anything_visible():
+                messages = self._receive_now(max_messages, visibility_timeout)
+                if messages:
+                    return messages
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return []
+            with self._changed:
+                self._changed.wait(timeout=min(self._poll, remaining))
+
+    def _anything_visible(self) -> bool:
+        with self._db.reading() as conn:
+            row = conn.execute("SELECT EXISTS (SELECT 1 FROM queue_messages WHERE visible_at <= ?)",
+                               (time.time(),)).fetchone()
+        return bool(row[0])
 
     def _receive_now(self, max_messages: int, visibility_timeout: float) -> list[Message]:
         now = time.time()
@@ -92,6 +112,8 @@ class SqliteQueue:
                 "UPDATE queue_messages SET visible_at = ? WHERE id = ? AND receipt = ?",
                 (time.time() + timeout, _message_id(receipt), receipt),
             )
+        if timeout <= 0:
+            self._wake()
 
     def counts(self) -> QueueCounts:
         now = time.time()
