@@ -71,18 +71,8 @@ def copy_single(
         try:
             data, response = read_range(src, job, pin, None, None, with_checksum=True)
             digest = md5_digest(data)
-            args: dict[str, Any] = {
-                "Bucket": job.dst_bucket,
-                "Key": job.dst_key,
-                "Body": data,
-                "ContentMD5": content_md5(digest),
-                **carried_attributes(response),
-                **full_object_checksum(response),
-            }
-            if options.storage_class:
-                args["StorageClass"] = options.storage_class
             try:
-                put = dst.put_object(**args)
+                put = dst.put_object(**_put_args(ctx, options, response, data, digest))
             except Exception as exc:
                 raise translate_transfer_error(exc, "destination PUT") from None
             etag = check_put_etag(put, digest, "destination PUT")
@@ -94,6 +84,22 @@ def copy_single(
             budget.release(taken)
 
     return with_retries(attempt, options.part_attempts, ctx.cancelled)
+
+
+def _put_args(ctx: CopyContext, options: TransferOptions, response: dict[str, Any], body: Any,
+              digest: bytes) -> dict[str, Any]:
+    """PutObject arguments: the body with its MD5, the source's content headers, metadata and checksum."""
+    args: dict[str, Any] = {
+        "Bucket": ctx.job.dst_bucket,
+        "Key": ctx.job.dst_key,
+        "Body": body,
+        "ContentMD5": content_md5(digest),
+        **carried_attributes(response),
+        **full_object_checksum(response),
+    }
+    if options.storage_class:
+        args["StorageClass"] = options.storage_class
+    return args
 
 
 def _copy_streamed(
@@ -121,18 +127,8 @@ def _copy_streamed(
         stream = StreamedBody(body, length)
         try:
             check_source_etag(response, pin)
-            args: dict[str, Any] = {
-                "Bucket": job.dst_bucket,
-                "Key": job.dst_key,
-                "Body": stream,
-                "ContentMD5": content_md5(digest),
-                **carried_attributes(response),
-                **full_object_checksum(response),
-            }
-            if options.storage_class:
-                args["StorageClass"] = options.storage_class
             try:
-                put = dst.put_object(**args)
+                put = dst.put_object(**_put_args(ctx, options, response, stream, digest))
             except ClientError as exc:
                 if error_code(exc) in ("BadDigest", "InvalidDigest") and stream.sent == length:
                     streaming.enabled = False

@@ -4,10 +4,8 @@ stack deploys the synthesized template into it. One process on 127.0.0.1, stoppe
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -18,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from s3migrate.testing.aws import _free_port
+from s3migrate.testing.seaweed import stop_process_group
 
 ACCOUNT = "000000000000"
 
@@ -71,16 +70,8 @@ class MiniStack:
         )
 
     def stop(self) -> None:
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
+        if self.process is not None:
+            stop_process_group(self.process, grace=10)
         self.process = None
         if self.root is not None:
             shutil.rmtree(self.root, ignore_errors=True)

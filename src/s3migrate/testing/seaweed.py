@@ -27,6 +27,20 @@ _PORT_FLAGS = (
 )
 
 
+def stop_process_group(process: subprocess.Popen[bytes], grace: float) -> None:
+    """SIGTERM the process group a local server was started in, SIGKILL it after ``grace`` seconds."""
+    if process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+
 def weed_binary() -> str:
     path = shutil.which("weed")
     if path is None:
@@ -146,16 +160,8 @@ class SeaweedServer:
         return client
 
     def stop(self) -> None:
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=4)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
+        if self.process is not None:
+            stop_process_group(self.process, grace=4)
         self.process = None
 
     def __enter__(self) -> SeaweedServer:
