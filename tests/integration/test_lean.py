@@ -186,3 +186,20 @@ def test_a_stream_cut_mid_body_is_copied_again_whole(accounts: tuple[Account, Ac
         assert [r.fired for r in src_proxy.rules + dst_proxy.rules] == [1, 1]
     assert result.etag == etag
     assert b.client().get_object(Bucket=dst_bucket, Key="cut.bin")["Body"].read() == data
+
+
+def test_get_object_body_streams_in_the_chunks_asked_for(accounts: tuple[Account, Account],
+                                                         buckets: tuple[str, str]) -> None:
+    """A whole-object read (verify --deep hashes objects this way) never holds the object in memory."""
+    src, _ = accounts
+    bucket = buckets[0]
+    data = os.urandom(3 * MIB + 17)
+    src.client().put_object(Bucket=bucket, Key="chunks.bin", Body=data)
+    client = lean_client(src, bucket)
+    response = client.get_object(Bucket=bucket, Key="chunks.bin")
+    body = response["Body"]
+    assert response["ContentLength"] == len(data)
+    chunks = list(iter(lambda: body.read(MIB), b""))
+    assert [len(c) for c in chunks] == [MIB, MIB, MIB, 17] and b"".join(chunks) == data
+    # The connection went back to the pool: the next request on it works.
+    assert client.get_object(Bucket=bucket, Key="chunks.bin", Range="bytes=0-9")["Body"].read() == data[:10]

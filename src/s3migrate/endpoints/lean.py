@@ -117,18 +117,24 @@ class StreamInterrupted(ConnectionError):
     """A streamed PUT failed on the way (connection, throttling or a server error): copy again."""
 
 
-class _Body:
-    """A read-once body, like botocore's StreamingBody for an already-read response."""
+class _StreamingBody:
+    """A GET body left on the connection, read as the caller asks (like botocore's StreamingBody); the
+    connection goes back to the pool once the body is read to its end."""
 
-    def __init__(self, data: bytes) -> None:
-        self._data: bytes | None = data
+    def __init__(self, response: Any) -> None:
+        self._response = response
 
     def read(self, amt: int | None = None) -> bytes:
-        data, self._data = self._data or b"", b""
+        data: bytes = self._response.read(amt)
+        if amt is None or not data:
+            self._response.release_conn()
         return data
 
+    def release_conn(self) -> None:
+        self._response.release_conn()
+
     def close(self) -> None:
-        self._data = None
+        self._response.close()
 
 
 class LeanS3:
@@ -152,6 +158,8 @@ class LeanS3:
     # -- the three calls ---------------------------------------------------------------------------------
 
     def get_object(self, **args: Any) -> dict[str, Any]:
+        """The ``Body`` streams from the connection, as botocore's does: a whole-object read (``verify
+        --deep``) never holds the object in memory, and a copy can stream it into a PUT."""
         return self._lean_or_full("get_object", args, _GET_ARGS, self._get)
 
     def list_objects_page(self, bucket: str, prefix: str, token: str | None = None, delimiter: str = "") -> ListPage:
@@ -185,10 +193,6 @@ class LeanS3:
     def copy_object(self, **args: Any) -> dict[str, Any]:
         return self._lean_or_full("copy_object", args, _COPY_ARGS, self._copy)
 
-    def open_object(self, **args: Any) -> dict[str, Any]:
-        """GetObject whose ``Body`` is left unread on the connection, to be streamed into a PUT."""
-        return self._lean_or_full("get_object", args, _GET_ARGS, self._open)
-
     def put_object(self, **args: Any) -> dict[str, Any]:
         return self._lean_or_full("put_object", args, _PUT_ARGS, self._put)
 
@@ -215,16 +219,9 @@ class LeanS3:
     # -- requests ----------------------------------------------------------------------------------------
 
     def _get(self, operation: str, args: dict[str, Any]) -> dict[str, Any]:
-        response, data = self._send(operation, "GET", args, *_get_request(args), b"")
-        result = _parse_headers(response.headers)
-        result["Body"] = _Body(data)
-        result["ContentLength"] = len(data)
-        return result
-
-    def _open(self, operation: str, args: dict[str, Any]) -> dict[str, Any]:
         response, _ = self._send(operation, "GET", args, *_get_request(args), b"", preload=False)
         result = _parse_headers(response.headers)
-        result["Body"] = response
+        result["Body"] = _StreamingBody(response)
         result["ContentLength"] = int(response.headers.get("Content-Length", -1))
         return result
 
@@ -296,7 +293,8 @@ class LeanS3:
         status = response.status
         if 200 <= status < 300:
             return response, response.data if preload else b""
-        data = response.read() if not preload else (response.data or b"")
+        data = response.data or b""  # an error body is small; reading it all frees the connection
+        response.release_conn()
         if status in (301, 307) or (status == 400 and b"AuthorizationHeaderMalformed" in data):
             with self._lock:
                 self._declined_buckets.add(bucket)  # another region: botocore's redirect handling takes over

@@ -14,7 +14,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from s3migrate.endpoints.lean import StreamedBody, finish_body
+from s3migrate.endpoints.lean import LeanS3, StreamedBody, finish_body
 from s3migrate.engine.budget import ByteBudget
 from s3migrate.engine.context import CopyContext, CopyResult
 from s3migrate.engine.digest import content_md5, etag_digest, md5_digest, strip_etag
@@ -58,7 +58,7 @@ def copy_single(
 ) -> CopyResult:
     job = ctx.job
     pin = SourcePin(job.etag, job.version_id)
-    can_stream = streaming is not None and hasattr(src, "open_object") and hasattr(dst, "open_object")
+    can_stream = streaming is not None and isinstance(dst, LeanS3)  # only the lean PUT takes a streamed body
 
     def attempt() -> CopyResult:
         if can_stream and streaming is not None and streaming.enabled and etag_digest(job.etag) is not None:
@@ -113,8 +113,8 @@ def _copy_streamed(
         raise JobInterrupted("stopped before the copy started", timeout=False)
     try:
         try:
-            response = src.open_object(Bucket=job.src_bucket, Key=job.src_key, ChecksumMode="ENABLED",
-                                       **pin.get_args())
+            response = src.get_object(Bucket=job.src_bucket, Key=job.src_key, ChecksumMode="ENABLED",
+                                      **pin.get_args())
         except Exception as exc:
             raise source_error(exc, "source GET", pin) from None
         body = response["Body"]
