@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shlex
 
-from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack, Tags
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_autoscaling as autoscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
@@ -14,7 +14,7 @@ from aws_cdk import aws_s3_assets as assets
 from constructs import Construct
 
 from s3migrate_deploy.asset import EXCLUDE, REPO
-from s3migrate_deploy.core import UNTAGGABLE, MigrationCore, tags
+from s3migrate_deploy.core import MigrationCore
 from s3migrate_deploy.settings import DeploySettings
 
 BBR = "net.core.default_qdisc = fq\nnet.ipv4.tcp_congestion_control = bbr\n"
@@ -58,8 +58,6 @@ def unit(description: str, command: str, *, service_type: str = "simple", restar
 class ClusterStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, settings: DeploySettings, **kwargs: object) -> None:
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
-        for key, value in tags(settings).items():
-            Tags.of(self).add(key, value, exclude_resource_types=UNTAGGABLE)
         name, options = settings.name, settings.cluster
         core = MigrationCore(self, "Core", settings)
         self.core = core

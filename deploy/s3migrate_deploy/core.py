@@ -4,9 +4,8 @@ the dead-letter alarm, and the dashboard's queue and traffic widgets."""
 from __future__ import annotations
 
 import json
-from typing import Any
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy, Stack, Tags
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_dynamodb as dynamodb
@@ -31,6 +30,8 @@ class MigrationCore(Construct):
         super().__init__(scope, construct_id)
         self.settings = settings
         name = settings.name
+        for key, value in {"project": "s3migrate", "deployment": name}.items():
+            Tags.of(Stack.of(self)).add(key, value, exclude_resource_types=UNTAGGABLE)
         self.dlq = sqs.Queue(self, "DeadLetters", queue_name=f"{name}-dlq", retention_period=Duration.days(14),
                              encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True)
         self.queue = sqs.Queue(
@@ -97,7 +98,7 @@ class MigrationCore(Construct):
         self.queue.grant(grantee, "sqs:GetQueueUrl", "sqs:GetQueueAttributes")
         self.table.grant_read_write_data(grantee)
         self._grant_credentials(grantee)
-        self._grant_buckets(grantee, self.settings.own_buckets() + self._event_buckets())
+        self._grant_buckets(grantee, self.settings.own_buckets())
 
     def grant_jobsender(self, grantee: iam.IGrantable) -> None:
         """Send jobs (and drop an s3:TestEvent), register them, read the pairs, list this account's buckets."""
@@ -109,9 +110,6 @@ class MigrationCore(Construct):
         self.ignore_parameter.grant_read(grantee)
         self._grant_credentials(grantee)
         self._grant_buckets(grantee, self.settings.own_buckets(), listing_only=True)
-
-    def _event_buckets(self) -> list[str]:
-        return []
 
     def _grant_credentials(self, grantee: iam.IGrantable) -> None:
         iam.Grant.add_to_principal(grantee=grantee, actions=["ssm:GetParameter"],
@@ -169,6 +167,3 @@ class MigrationCore(Construct):
         return cloudwatch.Metric(namespace=METRIC_NAMESPACE, metric_name=f"{level}-lines", statistic="Sum",
                                  period=Duration.minutes(1))
 
-
-def tags(settings: DeploySettings) -> dict[str, Any]:
-    return {"project": "s3migrate", "deployment": settings.name}

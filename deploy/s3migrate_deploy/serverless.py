@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack, Tags
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -14,15 +14,13 @@ from aws_cdk import aws_s3_notifications as notifications
 from constructs import Construct
 
 from s3migrate_deploy.asset import RUNTIME, lambda_code
-from s3migrate_deploy.core import UNTAGGABLE, MigrationCore, tags
+from s3migrate_deploy.core import MigrationCore
 from s3migrate_deploy.settings import DeploySettings
 
 
 class ServerlessStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, settings: DeploySettings, **kwargs: object) -> None:
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
-        for key, value in tags(settings).items():
-            Tags.of(self).add(key, value, exclude_resource_types=UNTAGGABLE)
         name, options = settings.name, settings.serverless
         core = MigrationCore(self, "Core", settings)
         self.core = core

@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import socket
 import threading
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -236,10 +233,6 @@ def run_send(
         ledger.close()
 
 
-def worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-
-
 @dataclass
 class WorkRun:
     """One ``work`` process: N worker threads over the queue until stopped or idle."""
@@ -263,7 +256,7 @@ class WorkRun:
         copier = build_copier(settings)
         worker = Worker(
             queue, ledger, copier,
-            worker_settings(settings, owner=worker_id(), receive_wait=10.0 if isinstance(queue, SqsQueue) else 0.2),
+            WorkerSettings.from_settings(settings, receive_wait=10.0 if isinstance(queue, SqsQueue) else 0.2),
             self.tracker,
         )
         self._worker = worker
@@ -290,20 +283,4 @@ def build_copier(settings: Settings) -> ObjectCopier:
         src_client, dst_client, TransferOptions.from_settings(settings), ByteBudget(settings.memory_budget),
         part_workers=settings.workers * settings.threads,
         same_service=clients_share_service(src_client, src.endpoint_url, dst_client, dst.endpoint_url),
-    )
-
-
-def worker_settings(
-    settings: Settings, *, owner: str, receive_wait: float = 0.2, job_timeout: float | None = None
-) -> WorkerSettings:
-    default_destination = (
-        (settings.des_bucket_default, settings.des_prefix_default) if settings.des_bucket_default else None
-    )
-    return WorkerSettings(
-        workers=settings.workers,
-        job_timeout=settings.job_timeout if job_timeout is None else job_timeout,
-        max_retries=settings.max_retries,
-        owner=owner,
-        default_destination=default_destination,
-        receive_wait=receive_wait,
     )

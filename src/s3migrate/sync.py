@@ -9,10 +9,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import logging
-import os
-import socket
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -172,12 +169,7 @@ class SyncRun:
         )
         worker = Worker(
             queue, ledger, copier,
-            WorkerSettings(
-                workers=settings.workers,
-                job_timeout=settings.job_timeout,
-                max_retries=settings.max_retries,
-                owner=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}",
-            ),
+            WorkerSettings.from_settings(settings),
             self.tracker,
         )
         self._worker = worker

@@ -40,6 +40,9 @@ def test_queue_ledger_parameters_and_alarm(synthesized: dict[str, Any], stack: s
     template.has_resource_properties("AWS::SQS::Queue", {"QueueName": "s3migrate-dlq",
                                                           "MessageRetentionPeriod": 14 * 86400})
     template.has_resource_properties("AWS::DynamoDB::Table", {
+        "Tags": Match.array_with([{"Key": "deployment", "Value": "s3migrate"},
+                                  {"Key": "project", "Value": "s3migrate"}])})
+    template.has_resource_properties("AWS::DynamoDB::Table", {
         "KeySchema": [{"AttributeName": "Key", "KeyType": "HASH"}], "BillingMode": "PAY_PER_REQUEST",
         "GlobalSecondaryIndexes": [{
             "IndexName": "desBucket-index", "KeySchema": [{"AttributeName": "desBucket", "KeyType": "HASH"}],

@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from s3migrate.cluster import build_copier, open_ledger, open_queue, worker_settings
+from s3migrate.cluster import build_copier, open_ledger, open_queue
 from s3migrate.config import Settings, load_settings
 from s3migrate.engine.copier import ObjectCopier
 from s3migrate.errors import ConfigError, S3MigrateError, describe
@@ -32,7 +32,7 @@ from s3migrate.lambdas.telemetry import TrafficTracker
 from s3migrate.ledger.base import Ledger
 from s3migrate.progress.emf import emf_record, emit, traffic_metrics
 from s3migrate.queues.base import Message, QueueCounts, WorkQueue
-from s3migrate.worker.loop import Worker
+from s3migrate.worker.loop import Worker, WorkerSettings
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +125,8 @@ def handle_batch(event: Mapping[str, Any], context: Any, rt: WorkerRuntime) -> d
     owner = f"lambda:{getattr(context, 'aws_request_id', None) or os.getpid()}"
     tracker = TrafficTracker()
     batch = BatchQueue(rt.sqs)
-    worker = Worker(batch, rt.ledger, rt.copier, worker_settings(settings, owner=owner, job_timeout=budget), tracker)
+    knobs = WorkerSettings.from_settings(settings, owner=owner, job_timeout=budget)
+    worker = Worker(batch, rt.ledger, rt.copier, knobs, tracker)
     messages = [_message(record) for record in event.get("Records", [])]
 
     def one(message: Message) -> None:

@@ -48,17 +48,21 @@ class Prefetch(Generic[T]):
     def _produce(self, source: Iterator[T]) -> None:
         try:
             for item in source:
-                while not self._stop.is_set():
-                    try:
-                        self._items.put(item, timeout=0.2)
-                        break
-                    except queue.Full:
-                        continue
-                if self._stop.is_set():
+                if not self._offer(item):
                     return
-            self._items.put(_DONE)
+            self._offer(_DONE)
         except BaseException as exc:  # handed to the consumer
-            self._items.put(exc)
+            self._offer(exc)
+
+    def _offer(self, item: Any) -> bool:
+        """Queue ``item`` unless the consumer has gone (then the thread ends instead of blocking forever)."""
+        while not self._stop.is_set():
+            try:
+                self._items.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
 
     def __iter__(self) -> Iterator[T]:
         while True:

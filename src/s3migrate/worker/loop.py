@@ -10,11 +10,15 @@ from __future__ import annotations
 import enum
 import functools
 import logging
+import os
+import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from s3migrate.config import Settings
 from s3migrate.engine.context import CopyContext
 from s3migrate.engine.copier import ObjectCopier
 from s3migrate.engine.retry import backoff_delay
@@ -53,6 +57,24 @@ class WorkerSettings:
     max_retry_delay: float = 60.0
     receive_wait: float = 0.2  # long-poll seconds per receive (SQS: up to 20)
 
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, owner: str | None = None, receive_wait: float = 0.2,
+        job_timeout: float | None = None,
+    ) -> WorkerSettings:
+        """The worker knobs of validated Settings, for ``sync``, ``work`` and the Lambda worker alike."""
+        default_destination = (
+            (settings.des_bucket_default, settings.des_prefix_default) if settings.des_bucket_default else None
+        )
+        return cls(
+            workers=settings.workers,
+            job_timeout=settings.job_timeout if job_timeout is None else job_timeout,
+            max_retries=settings.max_retries,
+            owner=owner or worker_id(),
+            default_destination=default_destination,
+            receive_wait=receive_wait,
+        )
+
     @property
     def visibility_timeout(self) -> float:
         """The message's (and the ledger lease's) lifetime without a heartbeat. Kept short so a killed
@@ -62,6 +84,11 @@ class WorkerSettings:
     @property
     def heartbeat_interval(self) -> float:
         return max(1.0, min(60.0, self.visibility_timeout / 4))
+
+
+def worker_id() -> str:
+    """This process, as the ledger's lease owner and instanceID: host, PID and a nonce."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
 class _Heartbeat:
