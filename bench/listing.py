@@ -21,6 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from run import Measurement, rclone_env, run_measured
+from s3migrate.testing.faultproxy import FaultProxy, Rule
 from s3migrate.testing.seaweed import SeaweedServer
 
 
@@ -48,6 +49,9 @@ def main() -> int:
     parser.add_argument("--keys", type=int, default=100_000)
     parser.add_argument("--layout", choices=["flat", "deep"], default="flat")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--latency", type=float, default=0.0,
+                        help="milliseconds added to every GET by a proxy in front of each server (a far region)")
+    parser.add_argument("--no-rclone", action="store_true", help="only s3migrate (rclone takes minutes at 100k keys)")
     opts = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="s3migrate-listing-"))
     src = SeaweedServer(root / "src", "AKLISTSRC", "list-source-secret").start()
@@ -63,19 +67,27 @@ def main() -> int:
             f"[lsrc]\naws_access_key_id = {src.access_key}\naws_secret_access_key = {src.secret_key}\n"
             f"[ldst]\naws_access_key_id = {dst.access_key}\naws_secret_access_key = {dst.secret_key}\n"
         )
+        proxies = [FaultProxy(server.endpoint_url, [Rule(method="GET", delay=opts.latency / 1000)]).start()
+                   for server in (src, dst)] if opts.latency else []
+        src_url, dst_url = (proxies[0].endpoint_url, proxies[1].endpoint_url) if proxies else (
+            src.endpoint_url, dst.endpoint_url)
+        rclone = {**rclone_env(src, dst), "RCLONE_CONFIG_SRC_ENDPOINT": src_url, "RCLONE_CONFIG_DST_ENDPOINT": dst_url}
         s3m_env = {**os.environ, "AWS_SHARED_CREDENTIALS_FILE": str(credentials), "AWS_CONFIG_FILE": "/dev/null"}
+        ours_args = [sys.executable, "-m", "s3migrate", "sync", "s3://list-src/data", "s3://list-dst/data",
+                     "--from-profile", "lsrc", "--to-profile", "ldst", "--from-endpoint", src_url,
+                     "--to-endpoint", dst_url, "--dry-run"]
         tools = {
-            "s3migrate sync --dry-run": ([sys.executable, "-m", "s3migrate", "sync", "s3://list-src/data",
-                                          "s3://list-dst/data", "--from-profile", "lsrc", "--to-profile", "ldst",
-                                          "--from-endpoint", src.endpoint_url, "--to-endpoint", dst.endpoint_url,
-                                          "--dry-run"], s3m_env),
+            "s3migrate sync --dry-run": (ours_args, s3m_env),
+            "s3migrate sync --dry-run --list-width 1 (no key ranges)": ([*ours_args, "--list-width", "1"], s3m_env),
             "rclone copy --dry-run": ([shutil.which("rclone") or "rclone", "copy", "--dry-run", "src:list-src/data",
-                                       "dst:list-dst/data"], rclone_env(src, dst)),
+                                       "dst:list-dst/data"], rclone),
             "rclone copy --dry-run --checkers 64": ([shutil.which("rclone") or "rclone", "copy", "--dry-run",
                                                      "--checkers", "64", "src:list-src/data", "dst:list-dst/data"],
-                                                    rclone_env(src, dst)),
+                                                    rclone),
         }
-        heading = f"{opts.keys} keys, {opts.layout}"
+        if opts.no_rclone:
+            tools = {name: tool for name, tool in tools.items() if name.startswith("s3migrate")}
+        heading = f"{opts.keys} keys, {opts.layout}" + (f", +{opts.latency:g} ms per GET" if opts.latency else "")
         print(f"\n| {heading} | wall s (median) | client CPU s | peak RSS MiB | s3migrate / this |")
         print("|---|---|---|---|---|")
         medians: dict[str, Measurement] = {}
@@ -87,6 +99,8 @@ def main() -> int:
         ours = medians["s3migrate sync --dry-run"].wall
         for tool, m in medians.items():
             print(f"| {tool} | {m.wall:.2f} | {m.cpu:.2f} | {m.peak_rss_mib:.0f} | {ours / m.wall:.2f} |")
+        for proxy in proxies:
+            proxy.stop()
     finally:
         src.stop()
         dst.stop()

@@ -215,7 +215,7 @@ def run_send(
                            dst.endpoint_url, dst.credentials)
             check_listable(src, "source")
             check_listable(dst, "destination")
-            planner = Planner(make_s3_client(src), make_s3_client(dst), mapping, ignore)
+            planner = Planner(make_s3_client(src), make_s3_client(dst), mapping, ignore, list_width=settings.list_width)
             if settings.jobsender_compare_version_id:
                 recorded = dict(ledger.destination_keys(mapping.dst_bucket))
                 planner.strategy = SizeAndVersion(recorded, mapping.dst_key)

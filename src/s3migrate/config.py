@@ -129,6 +129,7 @@ class Settings(BaseModel):
     update_version_id: bool = Field(False, description="read and record the source versionId before a job starts")
     verify_md5_twice: bool = Field(False, description="re-read and check parts sent by an earlier attempt")
     server_side_copy: bool = Field(True, description="CopyObject inside S3 when the destination can read the source")
+    list_width: int = Field(8, ge=1, le=64, description="key ranges listed and compared at once when planning")
 
     @field_validator("job_type")
     @classmethod
@@ -179,7 +180,7 @@ class Settings(BaseModel):
 _SIZE_FIELDS = {"chunk_size", "resumable_threshold"}
 _BOOL_FIELDS = {"clean_unfinished_upload", "jobsender_compare_version_id", "get_object_with_version_id",
                 "update_version_id", "verify_md5_twice", "server_side_copy"}
-_INT_FIELDS = {"workers", "threads", "max_retries"}
+_INT_FIELDS = {"workers", "threads", "max_retries", "list_width"}
 
 # Original Longbow key -> (our field, unit of a bare number for sizes).
 ORIGINAL_KEYS: dict[str, str] = {

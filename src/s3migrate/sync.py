@@ -117,7 +117,7 @@ class SyncRun:
 
     def planner(self, ledger: Ledger | None = None) -> Planner:
         mapping = KeyMapping.folders(self.src.location, self.dst.location)
-        planner = Planner(self.src_client, self.dst_client, mapping, self.ignore)
+        planner = Planner(self.src_client, self.dst_client, mapping, self.ignore, list_width=self.settings.list_width)
         if self.settings.jobsender_compare_version_id:
             recorded = dict(ledger.destination_keys(self.dst.bucket)) if ledger is not None else {}
             planner.strategy = SizeAndVersion(recorded, mapping.dst_key)

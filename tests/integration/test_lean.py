@@ -89,6 +89,9 @@ def test_lean_listing_pages_like_botocore(accounts: tuple[Account, Account], buc
     second = client.list_objects_page(bucket, "p/", first.next_token)
     assert len(first.objects) == 1000 and second.next_token is None
     assert [(k, size, etag) for k, size, etag, _ in first.objects + second.objects] == expected
+    after = client.list_objects_page(bucket, "p/", start_after="p/01049 é+")  # StartAfter, url-encoded
+    assert [(k, size, etag) for k, size, etag, _ in after.objects] == expected[1050:]
+    assert client.list_objects_page(bucket, "p/", start_after="p/\x7f").objects == []
     with pytest.raises(ClientError) as missing:
         client.list_objects_page("no-such-bucket-here", "")
     assert missing.value.response["Error"]["Code"] == "NoSuchBucket"

@@ -11,13 +11,17 @@ from s3migrate.planner.listing import ListedObject, fanout_pages, list_objects, 
 
 
 class FakeBucket:
-    """ListObjectsV2 semantics over an in-memory key set: sorted, paginated, CommonPrefixes with a delimiter."""
+    """ListObjectsV2 semantics over an in-memory key set: sorted, paginated, StartAfter, CommonPrefixes with a
+    delimiter. The continuation token is the last entry returned."""
 
-    def __init__(self, keys: set[str], page_size: int = 3) -> None:
+    def __init__(self, keys: set[str] | list[str], page_size: int = 3) -> None:
         self.keys, self.page_size, self.calls = sorted(keys), page_size, 0
 
-    def list_objects_page(self, bucket: str, prefix: str, token: str | None = None, delimiter: str = "") -> ListPage:
+    def list_objects_page(
+        self, bucket: str, prefix: str, token: str | None = None, delimiter: str = "", start_after: str = ""
+    ) -> ListPage:
         self.calls += 1
+        after = token or start_after
         entries: list[tuple[str, bool]] = []
         for key in self.keys:
             if not key.startswith(prefix):
@@ -25,15 +29,14 @@ class FakeBucket:
             rest = key[len(prefix):]
             if delimiter and delimiter in rest:
                 common = prefix + rest[: rest.index(delimiter) + len(delimiter)]
-                if not entries or entries[-1] != (common, True):
+                if common > after and (not entries or entries[-1] != (common, True)):
                     entries.append((common, True))
-            else:
+            elif key > after:
                 entries.append((key, False))
-        start = int(token or 0)
-        chunk = entries[start : start + self.page_size]
-        more = start + self.page_size < len(entries)
+        chunk = entries[: self.page_size]
+        more = len(entries) > self.page_size
         return ListPage([(k, len(k), None, None) for k, is_prefix in chunk if not is_prefix],
-                        str(start + self.page_size) if more else None, [k for k, is_prefix in chunk if is_prefix])
+                        chunk[-1][0] if more else None, [k for k, is_prefix in chunk if is_prefix])
 
 
 segment = st.sampled_from(["a", "b", "a.b", "a-", "z", "é", "0", "a b"])

@@ -51,6 +51,9 @@ def transfer_options(func: Any) -> Any:
         click.option("--server-side-copy/--no-server-side-copy", default=None,
                      help="Copy inside S3 (CopyObject) when the destination can read the source on the same "
                           "service; tried once per run, streams otherwise. [default: on]"),
+        click.option("--list-width", type=int,
+                     help="Key ranges listed and compared at once when planning; 1 lists each side in one "
+                          "ordered pass. [default: 8]"),
         click.option("--ignore-file", type=click.Path(path_type=Path),
                      help="Shell-wildcard patterns matched against bucket/key, one per line."),
         click.option("--max-retries", type=int,

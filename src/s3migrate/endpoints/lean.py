@@ -162,7 +162,9 @@ class LeanS3:
         --deep``) never holds the object in memory, and a copy can stream it into a PUT."""
         return self._lean_or_full("get_object", args, _GET_ARGS, self._get)
 
-    def list_objects_page(self, bucket: str, prefix: str, token: str | None = None, delimiter: str = "") -> ListPage:
+    def list_objects_page(
+        self, bucket: str, prefix: str, token: str | None = None, delimiter: str = "", start_after: str = ""
+    ) -> ListPage:
         """One ListObjectsV2 page (1,000 keys), parsed for what planning needs: key, size, ETag, storage
         class (and the common prefixes with a delimiter). botocore's parser spends most of a plan's CPU
         (dates, shapes); this reads four fields."""
@@ -171,12 +173,16 @@ class LeanS3:
             args["ContinuationToken"] = token
         if delimiter:
             args["Delimiter"] = delimiter
+        if start_after:
+            args["StartAfter"] = start_after
         if bucket not in self._declined_buckets:
             query = {"list-type": "2", "prefix": prefix, "encoding-type": "url", "max-keys": "1000"}
             if token:
                 query["continuation-token"] = token
             if delimiter:
                 query["delimiter"] = delimiter
+            if start_after:
+                query["start-after"] = start_after
             try:
                 _, data = self._send("ListObjectsV2", "GET", {"Bucket": bucket, "Key": ""}, query, {}, b"")
                 return _parse_list_page(data)

@@ -48,21 +48,11 @@ class Prefetch(Generic[T]):
     def _produce(self, source: Iterator[T]) -> None:
         try:
             for item in source:
-                if not self._offer(item):
+                if not offer(self._items, item, self._stop):
                     return
-            self._offer(_DONE)
+            offer(self._items, _DONE, self._stop)
         except BaseException as exc:  # handed to the consumer
-            self._offer(exc)
-
-    def _offer(self, item: Any) -> bool:
-        """Queue ``item`` unless the consumer has gone (then the thread ends instead of blocking forever)."""
-        while not self._stop.is_set():
-            try:
-                self._items.put(item, timeout=0.2)
-                return True
-            except queue.Full:
-                continue
-        return False
+            offer(self._items, exc, self._stop)
 
     def __iter__(self) -> Iterator[T]:
         while True:
@@ -75,6 +65,18 @@ class Prefetch(Generic[T]):
 
     def close(self) -> None:
         self._stop.set()
+
+
+def offer(items: queue.Queue[Any], item: Any, stop: threading.Event) -> bool:
+    """Queue ``item`` for a consumer unless it has gone (``stop``): a producer thread then ends instead of
+    blocking forever on a full queue."""
+    while not stop.is_set():
+        try:
+            items.put(item, timeout=0.2)
+            return True
+        except queue.Full:
+            continue
+    return False
 
 
 def prefetched(source: Iterator[T], depth: int = 4) -> Iterator[T]:

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from s3migrate.jobs.job import Job
 from s3migrate.planner.ignore import IgnoreRules
-from s3migrate.planner.join import join
-from s3migrate.planner.listing import list_latest_versions, list_objects
+from s3migrate.planner.join import Pair, join
+from s3migrate.planner.listing import FANOUT_WIDTH, list_latest_versions, list_objects
 from s3migrate.planner.mapping import KeyMapping
+from s3migrate.planner.ranges import Side, parallel_pairs
 from s3migrate.planner.strategy import Action, Decision, SizeOnly, Strategy
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -47,18 +51,37 @@ class Planner:
     stats: PlanStats = field(default_factory=PlanStats)
     keep_examples: int = 10
     list_versions: bool = False  # list the source's latest versions (JobsenderCompareVersionId)
+    list_width: int = FANOUT_WIDTH  # key ranges planned at once (1: one listing per side, in order)
+
+    def pairs(self) -> Iterator[Pair]:
+        """Source objects with their destination counterparts: over key ranges in parallel when both
+        clients have the lean listing and the service lists in key order, else one ordered merge-join."""
+        m = self.mapping
+        src_where, dst_where = f"source s3://{m.src_bucket}", f"destination s3://{m.dst_bucket}"
+        lean = all(hasattr(client, "list_objects_page") for client in (self.src_client, self.dst_client))
+        if self.list_width > 1 and lean and not self.list_versions:
+            ranged = parallel_pairs(
+                Side(self.src_client, m.src_bucket, m.src_list_prefix, m.src_cut, src_where, 0),
+                Side(self.dst_client, m.dst_bucket, m.dst_list_prefix, m.dst_cut, dst_where, 1),
+                self.list_width,
+                m.src_list_prefix[m.src_cut :],
+            )
+            if ranged is not None:
+                return ranged
+            log.warning("%s: a listing is not in key order; planning without key ranges", m.describe())
+        width = self.list_width
+        return join(
+            lambda: (
+                list_latest_versions(self.src_client, m.src_bucket, m.src_list_prefix, m.src_cut, src_where)
+                if self.list_versions
+                else list_objects(self.src_client, m.src_bucket, m.src_list_prefix, m.src_cut, src_where, width)
+            ),
+            lambda: list_objects(self.dst_client, m.dst_bucket, m.dst_list_prefix, m.dst_cut, dst_where, width),
+        )
 
     def decisions(self) -> Iterator[Decision]:
         m = self.mapping
-        pairs = join(
-            lambda: (list_latest_versions if self.list_versions else list_objects)(
-                self.src_client, m.src_bucket, m.src_list_prefix, m.src_cut, f"source s3://{m.src_bucket}"
-            ),
-            lambda: list_objects(
-                self.dst_client, m.dst_bucket, m.dst_list_prefix, m.dst_cut, f"destination s3://{m.dst_bucket}"
-            ),
-        )
-        for src, dst in pairs:
+        for src, dst in self.pairs():
             self.stats.listed += 1
             if self.ignore and self.ignore.ignores(m.src_bucket, m.src_key(src.key)):
                 self.stats.ignored += 1
