@@ -21,6 +21,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from run import Measurement, rclone_env, run_measured
+from s3migrate.endpoints.client import Credentials, Endpoint, make_s3_client
+from s3migrate.endpoints.location import S3Location
 from s3migrate.testing.faultproxy import FaultProxy, Rule
 from s3migrate.testing.seaweed import SeaweedServer
 
@@ -29,6 +31,13 @@ def key_name(i: int, layout: str) -> str:
     if layout == "deep":
         return f"data/{i % 7:02d}/{i % 13:02d}/{i % 31:02d}/obj-{i:07d}"
     return f"data/obj-{i:07d}"
+
+
+def fast_client(server: SeaweedServer, bucket: str) -> object:
+    """The lean client: filling 200,000 keys through botocore takes minutes of CPU."""
+    return make_s3_client(Endpoint(S3Location.parse(f"s3://{bucket}"), endpoint_url=server.endpoint_url,
+                                   credentials=Credentials(server.access_key, server.secret_key)),
+                          max_pool_connections=32)
 
 
 def fill(client: object, bucket: str, keys: int, layout: str, skip: bool) -> None:
@@ -44,50 +53,30 @@ def fill(client: object, bucket: str, keys: int, layout: str, skip: bool) -> Non
         list(pool.map(one, range(keys), chunksize=256))
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--keys", type=int, default=100_000)
-    parser.add_argument("--layout", choices=["flat", "deep"], default="flat")
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--latency", type=float, default=0.0,
-                        help="milliseconds added to every GET by a proxy in front of each server (a far region)")
-    parser.add_argument("--no-rclone", action="store_true", help="only s3migrate (rclone takes minutes at 100k keys)")
-    opts = parser.parse_args()
-    root = Path(tempfile.mkdtemp(prefix="s3migrate-listing-"))
-    src = SeaweedServer(root / "src", "AKLISTSRC", "list-source-secret").start()
-    dst = SeaweedServer(root / "dst", "AKLISTDST", "list-destination-secret").start()
+def compare(opts: argparse.Namespace, src: SeaweedServer, dst: SeaweedServer, s3m_env: dict[str, str],
+            latency: float) -> None:
+    """One table: every tool planning the same buckets, through a proxy adding ``latency`` ms per GET."""
+    proxies = [FaultProxy(server.endpoint_url, [Rule(method="GET", delay=latency / 1000)]).start()
+               for server in (src, dst)] if latency else []
     try:
-        src.client().create_bucket(Bucket="list-src")
-        dst.client().create_bucket(Bucket="list-dst")
-        print(f"filling {opts.keys} keys ({opts.layout}) on each side ...", flush=True)
-        fill(src.client(), "list-src", opts.keys, opts.layout, skip=False)
-        fill(dst.client(), "list-dst", opts.keys, opts.layout, skip=True)
-        credentials = root / "credentials"
-        credentials.write_text(
-            f"[lsrc]\naws_access_key_id = {src.access_key}\naws_secret_access_key = {src.secret_key}\n"
-            f"[ldst]\naws_access_key_id = {dst.access_key}\naws_secret_access_key = {dst.secret_key}\n"
-        )
-        proxies = [FaultProxy(server.endpoint_url, [Rule(method="GET", delay=opts.latency / 1000)]).start()
-                   for server in (src, dst)] if opts.latency else []
         src_url, dst_url = (proxies[0].endpoint_url, proxies[1].endpoint_url) if proxies else (
             src.endpoint_url, dst.endpoint_url)
         rclone = {**rclone_env(src, dst), "RCLONE_CONFIG_SRC_ENDPOINT": src_url, "RCLONE_CONFIG_DST_ENDPOINT": dst_url}
-        s3m_env = {**os.environ, "AWS_SHARED_CREDENTIALS_FILE": str(credentials), "AWS_CONFIG_FILE": "/dev/null"}
         ours_args = [sys.executable, "-m", "s3migrate", "sync", "s3://list-src/data", "s3://list-dst/data",
                      "--from-profile", "lsrc", "--to-profile", "ldst", "--from-endpoint", src_url,
                      "--to-endpoint", dst_url, "--dry-run"]
+        rclone_bin = shutil.which("rclone") or "rclone"
         tools = {
             "s3migrate sync --dry-run": (ours_args, s3m_env),
             "s3migrate sync --dry-run --list-width 1 (no key ranges)": ([*ours_args, "--list-width", "1"], s3m_env),
-            "rclone copy --dry-run": ([shutil.which("rclone") or "rclone", "copy", "--dry-run", "src:list-src/data",
-                                       "dst:list-dst/data"], rclone),
-            "rclone copy --dry-run --checkers 64": ([shutil.which("rclone") or "rclone", "copy", "--dry-run",
-                                                     "--checkers", "64", "src:list-src/data", "dst:list-dst/data"],
-                                                    rclone),
+            "rclone copy --dry-run": ([rclone_bin, "copy", "--dry-run", "src:list-src/data", "dst:list-dst/data"],
+                                      rclone),
+            "rclone copy --dry-run --checkers 64": ([rclone_bin, "copy", "--dry-run", "--checkers", "64",
+                                                     "src:list-src/data", "dst:list-dst/data"], rclone),
         }
         if opts.no_rclone:
             tools = {name: tool for name, tool in tools.items() if name.startswith("s3migrate")}
-        heading = f"{opts.keys} keys, {opts.layout}" + (f", +{opts.latency:g} ms per GET" if opts.latency else "")
+        heading = f"{opts.keys} keys, {opts.layout}" + (f", +{latency:g} ms per GET" if latency else "")
         print(f"\n| {heading} | wall s (median) | client CPU s | peak RSS MiB | s3migrate / this |")
         print("|---|---|---|---|---|")
         medians: dict[str, Measurement] = {}
@@ -98,9 +87,40 @@ def main() -> int:
                                         max(r.peak_rss_mib for r in results))
         ours = medians["s3migrate sync --dry-run"].wall
         for tool, m in medians.items():
-            print(f"| {tool} | {m.wall:.2f} | {m.cpu:.2f} | {m.peak_rss_mib:.0f} | {ours / m.wall:.2f} |")
+            print(f"| {tool} | {m.wall:.2f} | {m.cpu:.2f} | {m.peak_rss_mib:.0f} | {ours / m.wall:.2f} |", flush=True)
+    finally:
         for proxy in proxies:
             proxy.stop()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--keys", type=int, default=100_000)
+    parser.add_argument("--layout", choices=["flat", "deep"], default="flat")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--latency", type=float, action="append",
+                        help="milliseconds added to every GET by a proxy in front of each server, as for a far "
+                             "region; repeat for one table each (default: 0)")
+    parser.add_argument("--no-rclone", action="store_true", help="only s3migrate (rclone takes minutes at 100k keys)")
+    opts = parser.parse_args()
+    opts.latency = opts.latency or [0.0]
+    root = Path(tempfile.mkdtemp(prefix="s3migrate-listing-"))
+    src = SeaweedServer(root / "src", "AKLISTSRC", "list-source-secret").start()
+    dst = SeaweedServer(root / "dst", "AKLISTDST", "list-destination-secret").start()
+    try:
+        src.client().create_bucket(Bucket="list-src")
+        dst.client().create_bucket(Bucket="list-dst")
+        print(f"filling {opts.keys} keys ({opts.layout}) on each side ...", flush=True)
+        fill(fast_client(src, "list-src"), "list-src", opts.keys, opts.layout, skip=False)
+        fill(fast_client(dst, "list-dst"), "list-dst", opts.keys, opts.layout, skip=True)
+        credentials = root / "credentials"
+        credentials.write_text(
+            f"[lsrc]\naws_access_key_id = {src.access_key}\naws_secret_access_key = {src.secret_key}\n"
+            f"[ldst]\naws_access_key_id = {dst.access_key}\naws_secret_access_key = {dst.secret_key}\n"
+        )
+        s3m_env = {**os.environ, "AWS_SHARED_CREDENTIALS_FILE": str(credentials), "AWS_CONFIG_FILE": "/dev/null"}
+        for latency in opts.latency:
+            compare(opts, src, dst, s3m_env, latency)
     finally:
         src.stop()
         dst.stop()

@@ -129,6 +129,10 @@ class Settings(BaseModel):
     update_version_id: bool = Field(False, description="read and record the source versionId before a job starts")
     verify_md5_twice: bool = Field(False, description="re-read and check parts sent by an earlier attempt")
     server_side_copy: bool = Field(True, description="CopyObject inside S3 when the destination can read the source")
+    # Inside S3 a part costs no memory here, so server-side multipart copies take bigger parts than streamed ones.
+    copy_part_size: int = Field(
+        64 * MIB, ge=5 * MIB, le=5 * GIB, description="part size of server-side multipart copies (UploadPartCopy)"
+    )
     list_width: int = Field(8, ge=1, le=64, description="key ranges listed and compared at once when planning")
 
     @field_validator("job_type")
@@ -177,7 +181,7 @@ class Settings(BaseModel):
         return self.workers * self.threads * self.chunk_size
 
 
-_SIZE_FIELDS = {"chunk_size", "resumable_threshold"}
+_SIZE_FIELDS = {"chunk_size", "resumable_threshold", "copy_part_size"}
 _BOOL_FIELDS = {"clean_unfinished_upload", "jobsender_compare_version_id", "get_object_with_version_id",
                 "update_version_id", "verify_md5_twice", "server_side_copy"}
 _INT_FIELDS = {"workers", "threads", "max_retries", "list_width"}

@@ -42,7 +42,7 @@ def test_same_account_copies_inside_s3(accounts: tuple[Account, Account], aws_pr
         sync_same_account(proxy, src, dst)
         source_reads = [p for p in proxy.paths if p.startswith(f"GET /{src}/data/")]
         assert source_reads == []  # nothing was read through the client
-        assert proxy.counts.get("PUT part", 0) == 0
+        assert proxy.counts.get("PUT part", 0) == 1  # big.bin: one UploadPartCopy (64 MiB parts), read by S3
     for key, data in objects.items():
         copied = key.replace("data/", "copy/", 1)
         assert read(a.client(), dst, copied) == data
@@ -75,3 +75,44 @@ def test_server_side_copy_can_be_switched_off(accounts: tuple[Account, Account],
         sync_same_account(proxy, src, dst, "--no-server-side-copy")
         assert proxy.paths.get(f"GET /{src}/data/x") == 1
     assert read(a.client(), dst, "copy/x") == data
+
+
+def test_large_objects_copy_inside_s3_part_by_part_and_resume(accounts: tuple[Account, Account],
+                                                              aws_profiles: Path, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Over the resumable threshold (5 MiB in tests): a multipart upload of UploadPartCopy requests. A job that
+    runs out of time mid-object resumes from the parts already copied; each part is copied once."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("S3MIGRATE_COPY_PART_SIZE", "5MiB")
+    a, _ = accounts
+    src, dst = two_buckets(a)
+    data = put(a.client(), src, "data/big.bin", 23 * MIB + 7)  # five parts
+    with FaultProxy(a.endpoint) as proxy:
+        parts = {n: Rule(method="PUT", pattern=f"partNumber={n}(&|$)") for n in range(1, 6)}  # counters
+        slow = Rule(method="PUT", pattern="partNumber=3(&|$)", delay=3.0)  # still running at the job timeout
+        proxy.rules.extend([slow, *parts.values()])
+        result = run_cli("sync", f"s3://{src}/data", f"s3://{dst}/copy", "--from-profile", "src", "--to-profile",
+                         "src", "--from-endpoint", proxy.endpoint_url, "--to-endpoint", proxy.endpoint_url,
+                         "--state", "s.db", "--threads", "1", "--job-timeout", "1.5", "--log-level", "INFO")
+        assert result.returncode == 0, result.stderr
+        assert [p for p in proxy.paths if p.startswith(f"GET /{src}/data/")] == []  # no byte through the client
+    assert "resuming upload" in result.stderr
+    assert {n: rule.matched for n, rule in parts.items()} == dict.fromkeys(parts, 1)
+    assert read(a.client(), dst, "copy/big.bin") == data
+    assert not a.client().list_multipart_uploads(Bucket=dst).get("Uploads")
+
+
+def test_a_refused_part_copy_streams_the_object(accounts: tuple[Account, Account], aws_profiles: Path,
+                                                tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first answer decides for the pair, for UploadPartCopy as for CopyObject: its upload is aborted and
+    the object streams."""
+    monkeypatch.chdir(tmp_path)
+    a, _ = accounts
+    src, dst = two_buckets(a)
+    data = put(a.client(), src, "data/big.bin", 12 * MIB + 1)
+    with FaultProxy(a.endpoint) as proxy:
+        proxy.rules.append(Rule(method="PUT", pattern="partNumber=1(&|$)", status=403, times=1))
+        sync_same_account(proxy, src, dst)
+        assert proxy.paths.get(f"GET /{src}/data/big.bin", 0) >= 1  # streamed
+    assert read(a.client(), dst, "copy/big.bin") == data
+    assert not a.client().list_multipart_uploads(Bucket=dst).get("Uploads")

@@ -11,9 +11,9 @@ from s3migrate.engine.context import CopyContext, CopyResult
 from s3migrate.engine.digest import etag_digest
 from s3migrate.engine.multipart import MultipartCopy
 from s3migrate.engine.options import TransferOptions
-from s3migrate.engine.server_side import ServerSideCopy
+from s3migrate.engine.server_side import COPY_OBJECT_LIMIT, NOT_HERE, ServerSideCopy
 from s3migrate.engine.single import StreamSwitch, copy_single
-from s3migrate.engine.source import head_source
+from s3migrate.engine.source import SourceObject, head_source
 from s3migrate.jobs.job import Job
 
 
@@ -44,8 +44,11 @@ class ObjectCopier:
             # An unpinned job (an original-format message): pin it to what the source is now.
             source = head_source(self.src, job)
             ctx.job = job = replace(job, etag=source.pin.etag, size=source.size)
-        if self.server_side.applies(job.size):
-            copied = self.server_side.copy(ctx)
+        if self.server_side.applies():
+            if job.size <= min(self.options.resumable_threshold, COPY_OBJECT_LIMIT):
+                copied = self.server_side.copy(ctx)
+            else:
+                copied = self.server_side.copy_parts(ctx, lambda: self._multipart(ctx, source, server_side=True))
             if copied is not None:
                 return copied
         if job.size <= self.options.resumable_threshold:
@@ -53,7 +56,12 @@ class ObjectCopier:
         source = source or head_source(self.src, job)
         if source.size <= self.options.resumable_threshold:  # it shrank since it was listed
             return copy_single(self.src, self.dst, ctx, self.options, self.budget, self._streaming)
-        return MultipartCopy(self.src, self.dst, ctx, self.options, self.budget, self._pool).run(source)
+        return self._multipart(ctx, source)
+
+    def _multipart(self, ctx: CopyContext, source: SourceObject | None, *, server_side: bool = False) -> CopyResult:
+        copy = MultipartCopy(self.src, self.dst, ctx, self.options, self.budget, self._pool,
+                             server_side=server_side, refusals=NOT_HERE)
+        return copy.run(source)
 
     def _already_at_destination(self, job: Job) -> CopyResult | None:
         """A retried job (its worker may have died after the PUT and before the ledger write) is not copied

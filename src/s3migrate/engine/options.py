@@ -18,6 +18,7 @@ class TransferOptions:
     update_version_id: bool = False  # UpdateVersionId: read and record the source's versionId before starting
     verify_md5_twice: bool = False  # ifVerifyMD5Twice: re-read parts sent by earlier attempts and check them
     server_side_copy: bool = True  # try CopyObject when the endpoints are one service (see engine.server_side)
+    copy_part_size: int = 64 * 1024 * 1024  # parts of server-side multipart copies (UploadPartCopy)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TransferOptions:
@@ -31,4 +32,5 @@ class TransferOptions:
             update_version_id=settings.update_version_id,
             verify_md5_twice=settings.verify_md5_twice,
             server_side_copy=settings.server_side_copy,
+            copy_part_size=settings.copy_part_size,
         )

@@ -6,21 +6,25 @@ first answer decides for the endpoint pair. A refusal that says "not here" (acce
 endpoint that does not implement it, another partition) turns it off for the pair and the copy streams as
 usual; once it has worked, a refusal for one object only makes that object stream.
 
-CopyObject takes objects up to 5 GiB; larger ones stream as a resumable multipart upload. The read is
-pinned like every other read (``x-amz-copy-source-if-match`` on the ETag, or the version in the source), and
-a plain-MD5 source ETag must come back unchanged as the destination's ETag.
+Objects up to the resumable threshold take one CopyObject; larger ones (and any over CopyObject's 5 GiB) a
+resumable multipart upload of UploadPartCopy requests, 64 MiB or more each, ``--threads`` at a time, resumed
+from the parts already at the destination like a streamed upload. Every read is pinned like every other
+read (``x-amz-copy-source-if-match`` on the ETag, or the version in the source), and a plain-MD5 source ETag
+must come back unchanged as the destination's ETag of a CopyObject.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from s3migrate.engine.context import CopyContext, CopyResult
 from s3migrate.engine.digest import etag_digest
+from s3migrate.engine.multipart import ServerSideRefused
 from s3migrate.engine.options import TransferOptions
 from s3migrate.errors import IntegrityError, error_code, http_status, translate_transfer_error
 
@@ -28,8 +32,10 @@ log = logging.getLogger(__name__)
 
 COPY_OBJECT_LIMIT = 5 * 1024**3  # S3's CopyObject maximum
 # Answers that mean "server-side copy does not work for this pair", not "this object failed".
-_NOT_HERE = {"AccessDenied", "NotImplemented", "InvalidRequest", "AuthorizationHeaderMalformed", "NoSuchBucket",
-             "InvalidArgument", "XNotImplemented", "MethodNotAllowed", "PermanentRedirect", "400", "403", "501"}
+NOT_HERE = frozenset({
+    "AccessDenied", "NotImplemented", "InvalidRequest", "AuthorizationHeaderMalformed", "NoSuchBucket",
+    "InvalidArgument", "XNotImplemented", "MethodNotAllowed", "PermanentRedirect", "400", "403", "501",
+})
 
 
 def clients_share_service(src_client: Any, src_endpoint_url: str | None, dst_client: Any,
@@ -64,8 +70,19 @@ class ServerSideCopy:
         self.works: bool | None = None if candidate else False  # None: not tried yet
         self._lock = threading.Lock()
 
-    def applies(self, size: int) -> bool:
-        return self.works is not False and size <= COPY_OBJECT_LIMIT
+    def applies(self) -> bool:
+        return self.works is not False
+
+    def copy_parts(self, ctx: CopyContext, run: Callable[[], CopyResult]) -> CopyResult | None:
+        """A multipart upload of UploadPartCopy requests (``run``, see ``MultipartCopy``), for objects over
+        the resumable threshold or CopyObject's 5 GiB; None when this object (or this pair) has to stream."""
+        try:
+            result = run()
+        except ServerSideRefused as exc:
+            self._refused(ctx.job.describe(), str(exc))
+            return None
+        self._worked()
+        return result
 
     def copy(self, ctx: CopyContext) -> CopyResult | None:
         """Copy inside S3; None when this object (or this pair) has to stream instead."""
@@ -83,16 +100,13 @@ class ServerSideCopy:
             response = self.dst.copy_object(**args)
         except ClientError as exc:
             code = error_code(exc) or str(http_status(exc))
-            if code in _NOT_HERE:
+            if code in NOT_HERE:
                 self._refused(job.describe(), code)
                 return None
             raise translate_transfer_error(exc, "server-side CopyObject") from None
         except Exception as exc:
             raise translate_transfer_error(exc, "server-side CopyObject") from None
-        with self._lock:
-            if self.works is None:
-                log.info("server-side copy works for this endpoint pair: objects are copied inside S3")
-            self.works = True
+        self._worked()
         etag = str(response.get("CopyObjectResult", {}).get("ETag", ""))
         expected = etag_digest(job.etag)
         if expected is not None and etag_digest(etag) not in (None, expected):
@@ -100,6 +114,12 @@ class ServerSideCopy:
         ctx.on_bytes(job.size)
         return CopyResult(etag=etag, size=job.size, bytes_sent=job.size,
                           version_id=response.get("CopySourceVersionId") or job.version_id)
+
+    def _worked(self) -> None:
+        with self._lock:
+            if self.works is None:
+                log.info("server-side copy works for this endpoint pair: objects are copied inside S3")
+            self.works = True
 
     def _refused(self, what: str, code: str) -> None:
         with self._lock:

@@ -27,12 +27,13 @@ from typing import Any
 
 from s3migrate.errors import EndpointError, translate_endpoint_error
 from s3migrate.planner.join import Pair
-from s3migrate.planner.listing import ListedObject, UnsortedListingError, offer
+from s3migrate.planner.listing import ListedObject, Row, UnsortedListingError, offer
 
 log = logging.getLogger(__name__)
 
 _ASCII = 0x80
 _BATCH = 500  # pairs handed to the consumer at once
+_GALLOP = 4  # pages in the nearest cut range: the page that runs over a range's end is mostly wasted
 _PROVEN = 2  # pages a range lists (both sides together) before it is cut: tiny ranges are not worth a request
 
 
@@ -44,8 +45,8 @@ def cut_points(
     Strings are read as mixed-radix numbers: the digit at each position is a character ranked among those
     seen at that position in listed keys (``alphabet``), so decimal keys are cut in decimal, not in the gaps
     between digits. Given ``first``, the lowest key listed, and the ``pages`` listed since it, the points
-    gallop from ``start`` by one page's span, doubling (+1, +2, +4 ... pages): the nearest ranges hold about
-    a page, the last one the rest, however far ``top`` is. Otherwise they split the gap evenly. Each point
+    gallop from ``start`` by a page's span, doubling (+4, +8, +16 ... pages): the nearest ranges hold a few
+    pages, the last one the rest, however far ``top`` is. Otherwise they split the gap evenly. Each point
     is checked against the real order, so a wrong guess only costs a cut, never misplaces one."""
     if start >= top:
         return []
@@ -56,8 +57,10 @@ def cut_points(
     digits = _Digits([seen[i].union(text[m + i : m + i + 1] for text in known) for i in range(depth)])
     low, high = digits.number(start[m:]), digits.number(top[m:])
     span = (low - digits.number(first[m:])) // max(1, pages) if first is not None else 0
-    if span > 0 and low + span < high:
-        values = [low + span * 2**i for i in range(parts)]
+    if span > 0 and high - low < 2 * _GALLOP * span:
+        return []  # a few pages left: listing them costs less than a cut
+    if span > 0:
+        values = [low + span * _GALLOP * 2**i for i in range(parts)]
     else:
         values = [low + (high - low) * (i + 1) // (parts + 1) for i in range(parts)]
     points: list[str] = []
@@ -132,16 +135,14 @@ class Alphabet:
     """The characters seen at each position of listed keys (a sample of each page), shared by the ranges
     of one plan. Updates replace whole tuples, so readers never see a set change under them."""
 
-    SAMPLE = 16  # keys of each page looked at
+    SAMPLE = 16  # keys of each page looked at (and the last)
 
     def __init__(self) -> None:
         self.positions: tuple[frozenset[str], ...] = ()
 
-    def add(self, rows: list[ListedObject]) -> None:
-        step = max(1, len(rows) // self.SAMPLE)
-        sample = [row.key for row in rows[::step]] + [rows[-1].key] if rows else []
+    def add(self, keys: list[str]) -> None:
         positions = [set(chars) for chars in self.positions]
-        for key in sample:
+        for key in keys:
             positions.extend(set() for _ in range(len(key) - len(positions)))
             for i, c in enumerate(key):
                 positions[i].add(c)
@@ -179,18 +180,19 @@ class KeyRange:
     alphabet: Alphabet = field(default_factory=Alphabet)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def advance(self, side: int, rows: list[ListedObject], more: bool) -> str | None:
-        """Record one listed page; returns the upper bound to apply to it (a split may have lowered it)."""
+    def advance(self, side: int, keys: list[str], more: bool) -> str | None:
+        """Record one listed page (a sample of its relative keys, the first and the last included);
+        returns the upper bound to apply to it (a split may have lowered it)."""
         with self.lock:
             self.pages[side] += 1
             self.since_split += 1
-            if rows:
-                self.alphabet.add(rows)
-                if self.first is None or rows[0].key < self.first:
-                    self.first = rows[0].key
-                if self.reached is None or rows[-1].key > self.reached:
-                    self.reached = rows[-1].key
-            self.more[side] = more and (self.high is None or (bool(rows) and rows[-1].key < self.high))
+            if keys:
+                self.alphabet.add(keys)
+                if self.first is None or keys[0] < self.first:
+                    self.first = keys[0]
+                if self.reached is None or keys[-1] > self.reached:
+                    self.reached = keys[-1]
+            self.more[side] = more and (self.high is None or (bool(keys) and keys[-1] < self.high))
             return self.high
 
     def split(self, floor: str, parts: int) -> list[KeyRange]:
@@ -229,7 +231,8 @@ class Side:
     where: str
     index: int  # 0 source, 1 destination (KeyRange.more)
 
-    def page(self, token: str | None, start_after: str | None) -> tuple[list[ListedObject], str | None]:
+    def page(self, token: str | None, start_after: str | None) -> tuple[list[Row], str | None]:
+        """One page: rows with full keys, and the token for the next."""
         head = self.list_prefix[: self.cut]
         try:
             page = self.client.list_objects_page(
@@ -239,26 +242,33 @@ class Side:
             raise
         except Exception as exc:
             raise translate_endpoint_error(exc, self.where) from None
-        cut = self.cut
-        rows = [ListedObject(key[cut:], size, etag, storage_class=sc) for key, size, etag, sc in page.objects]
-        return rows, page.next_token
+        return page.objects, page.next_token
 
-    def listing(self, key_range: KeyRange, token: str | None = None) -> Iterator[ListedObject]:
-        """Every key of this side in ``key_range``, checked to be in order."""
+    def objects(self, rows: list[Row]) -> list[ListedObject]:
+        cut = self.cut
+        return [ListedObject(key[cut:], size, etag, storage_class=sc) for key, size, etag, sc in rows]
+
+    def listing(self, key_range: KeyRange) -> Iterator[ListedObject]:
+        """Every key of this side in ``key_range``, checked to be in order. Rows past the range's upper
+        bound (the last page of a range runs over it) are dropped before they are made into objects."""
+        cut = self.cut
         previous = key_range.low
+        token: str | None = None
         while True:
             rows, token = self.page(token, None if token else key_range.low)
-            high = key_range.advance(self.index, rows, token is not None)
-            for row in rows:
-                if previous is not None and row.key <= previous:
+            sample = [row[0][cut:] for row in rows[:: max(1, len(rows) // Alphabet.SAMPLE)]]
+            high = key_range.advance(self.index, [*sample, rows[-1][0][cut:]] if rows else [], bool(token))
+            for key, size, etag, storage_class in rows:
+                relative = key[cut:]
+                if previous is not None and relative <= previous:
                     raise UnsortedListingError(
-                        f"{self.where}: listing is not in key order ({previous!r} then {row.key!r}); "
+                        f"{self.where}: listing is not in key order ({previous!r} then {relative!r}); "
                         "--list-width 1 plans without key ranges"
                     )
-                if high is not None and row.key > high:
+                if high is not None and relative > high:
                     return
-                previous = row.key
-                yield row
+                previous = relative
+                yield ListedObject(relative, size, etag, storage_class=storage_class)
             if token is None:
                 return
 
@@ -283,8 +293,9 @@ def parallel_pairs(src: Side, dst: Side, width: int, relative_prefix: str) -> It
 
     The first page of each side is listed here: what both cover is paired at once, and when neither side
     has more, that is all (no thread is started)."""
-    src_rows, src_token = src.page(None, None)
-    dst_rows, dst_token = dst.page(None, None)
+    src_page, src_token = src.page(None, None)
+    dst_page, dst_token = dst.page(None, None)
+    src_rows, dst_rows = src.objects(src_page), dst.objects(dst_page)
     if not (_in_order(src_rows) and _in_order(dst_rows)):
         return None
     ends = [rows[-1].key for rows, token in ((src_rows, src_token), (dst_rows, dst_token)) if token and rows]
@@ -294,7 +305,7 @@ def parallel_pairs(src: Side, dst: Side, width: int, relative_prefix: str) -> It
     head = merge((r for r in src_rows if r.key <= bound), (r for r in dst_rows if r.key <= bound))
     firsts = [rows[0].key for rows in (src_rows, dst_rows) if rows]
     rest = KeyRange(bound, None, first=min(firsts), pages=[1, 1], since_split=_PROVEN, more=[True, True])
-    rest.alphabet.add(src_rows + dst_rows)
+    rest.alphabet.add([row.key for row in (src_rows + dst_rows)[:: Alphabet.SAMPLE]])
     return _chain(head, _RangePool(src, dst, width, relative_prefix).pairs(rest))
 
 
