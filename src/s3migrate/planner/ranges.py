@@ -21,7 +21,7 @@ import logging
 import queue
 import threading
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -178,6 +178,7 @@ class KeyRange:
     more: list[bool] = field(default_factory=lambda: [False, False])  # per side: known keys beyond ``reached``
     parent: KeyRange | None = None  # the range this one was cut from
     alphabet: Alphabet = field(default_factory=Alphabet)
+    on_page: Callable[[], None] = lambda: None  # tells idle threads a cut may now be possible
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def advance(self, side: int, keys: list[str], more: bool) -> str | None:
@@ -193,7 +194,9 @@ class KeyRange:
                 if self.reached is None or keys[-1] > self.reached:
                     self.reached = keys[-1]
             self.more[side] = more and (self.high is None or (bool(keys) and keys[-1] < self.high))
-            return self.high
+            high = self.high
+        self.on_page()
+        return high
 
     def split(self, floor: str, parts: int) -> list[KeyRange]:
         """Give what is not listed yet, above the next page or so, to up to ``parts`` new ranges."""
@@ -206,7 +209,7 @@ class KeyRange:
             if not points:
                 return []
             uppers = [
-                KeyRange(a, b, parent=self, alphabet=self.alphabet)
+                KeyRange(a, b, parent=self, alphabet=self.alphabet, on_page=self.on_page)
                 for a, b in zip(points, [*points[1:], self.high], strict=True)
             ]
             self.high, self.since_split = points[0], 0
@@ -327,11 +330,13 @@ class _RangePool:
         self.active: list[KeyRange] = []
         self.ranges = 0
         self.idle = 0  # threads waiting for a range
+        self.fresh = True  # pages were listed since the last attempt to cut (cuts are only tried then)
         self.changed = threading.Condition()
         self.out: queue.Queue[Any] = queue.Queue(maxsize=self.width * 4)
         self.stop = threading.Event()
 
     def pairs(self, first: KeyRange) -> Iterator[Pair]:
+        first.on_page = self._page_listed
         self.pending.append(first)
         threads = [
             threading.Thread(target=self._work, name=f"s3migrate-range-{i}", daemon=True) for i in range(self.width)
@@ -362,6 +367,7 @@ class _RangePool:
                 finally:
                     key_range.finished()
                     with self.changed:
+                        self.fresh = True  # an empty cut makes its parent cuttable again
                         self.active.remove(key_range)
                         self.changed.notify_all()
         except BaseException as exc:  # handed to the consumer, then the other threads stop
@@ -375,7 +381,8 @@ class _RangePool:
         yet (they may after their next page)."""
         with self.changed:
             while not self.stop.is_set():
-                if not self.pending:
+                if not self.pending and self.fresh:
+                    self.fresh = False
                     self.pending.extend(self._cut())
                     self.changed.notify_all()
                 if self.pending:
@@ -386,9 +393,15 @@ class _RangePool:
                 if not self.active:
                     return None
                 self.idle += 1
-                self.changed.wait(0.05)
+                self.changed.wait(0.5)
                 self.idle -= 1
         return None
+
+    def _page_listed(self) -> None:
+        with self.changed:
+            self.fresh = True
+            if self.idle:
+                self.changed.notify()
 
     def _cut(self) -> list[KeyRange]:
         for running in sorted(self.active, key=lambda r: -sum(r.pages)):
