@@ -42,7 +42,7 @@ def test_same_account_copies_inside_s3(accounts: tuple[Account, Account], aws_pr
         sync_same_account(proxy, src, dst)
         source_reads = [p for p in proxy.paths if p.startswith(f"GET /{src}/data/")]
         assert source_reads == []  # nothing was read through the client
-        assert proxy.counts.get("PUT part", 0) == 1  # big.bin: one UploadPartCopy (64 MiB parts), read by S3
+        assert proxy.counts.get("PUT part", 0) == 0  # one CopyObject each, up to 5 GiB
     for key, data in objects.items():
         copied = key.replace("data/", "copy/", 1)
         assert read(a.client(), dst, copied) == data
@@ -80,9 +80,10 @@ def test_server_side_copy_can_be_switched_off(accounts: tuple[Account, Account],
 def test_large_objects_copy_inside_s3_part_by_part_and_resume(accounts: tuple[Account, Account],
                                                               aws_profiles: Path, tmp_path: Path,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    """Over the resumable threshold (5 MiB in tests): a multipart upload of UploadPartCopy requests. A job that
-    runs out of time mid-object resumes from the parts already copied; each part is copied once."""
+    """Over the copy cutoff (5 GiB; 5 MiB here): a multipart upload of UploadPartCopy requests. A job that runs
+    out of time mid-object resumes from the parts already copied; each part is copied once."""
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("S3MIGRATE_COPY_CUTOFF", "5MiB")
     monkeypatch.setenv("S3MIGRATE_COPY_PART_SIZE", "5MiB")
     a, _ = accounts
     src, dst = two_buckets(a)
@@ -107,6 +108,7 @@ def test_a_refused_part_copy_streams_the_object(accounts: tuple[Account, Account
     """The first answer decides for the pair, for UploadPartCopy as for CopyObject: its upload is aborted and
     the object streams."""
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("S3MIGRATE_COPY_CUTOFF", "5MiB")
     a, _ = accounts
     src, dst = two_buckets(a)
     data = put(a.client(), src, "data/big.bin", 12 * MIB + 1)

@@ -45,7 +45,7 @@ class ObjectCopier:
             source = head_source(self.src, job)
             ctx.job = job = replace(job, etag=source.pin.etag, size=source.size)
         if self.server_side.applies():
-            if job.size <= min(self.options.resumable_threshold, COPY_OBJECT_LIMIT):
+            if job.size <= min(self.options.copy_cutoff, COPY_OBJECT_LIMIT):
                 copied = self.server_side.copy(ctx)
             else:
                 copied = self.server_side.copy_parts(ctx, lambda: self._multipart(ctx, source, server_side=True))

@@ -6,9 +6,9 @@ first answer decides for the endpoint pair. A refusal that says "not here" (acce
 endpoint that does not implement it, another partition) turns it off for the pair and the copy streams as
 usual; once it has worked, a refusal for one object only makes that object stream.
 
-Objects up to the resumable threshold take one CopyObject; larger ones (and any over CopyObject's 5 GiB) a
-resumable multipart upload of UploadPartCopy requests, 64 MiB or more each, ``--threads`` at a time, resumed
-from the parts already at the destination like a streamed upload. Every read is pinned like every other
+Objects up to ``copy_cutoff`` (default and maximum: CopyObject's 5 GiB) take one CopyObject; larger ones a
+resumable multipart upload of UploadPartCopy requests (``copy_part_size``, 64 MiB), ``--threads`` at a time,
+resumed from the parts already at the destination like a streamed upload. Every read is pinned like every other
 read (``x-amz-copy-source-if-match`` on the ETag, or the version in the source), and a plain-MD5 source ETag
 must come back unchanged as the destination's ETag of a CopyObject.
 """
@@ -75,7 +75,7 @@ class ServerSideCopy:
 
     def copy_parts(self, ctx: CopyContext, run: Callable[[], CopyResult]) -> CopyResult | None:
         """A multipart upload of UploadPartCopy requests (``run``, see ``MultipartCopy``), for objects over
-        the resumable threshold or CopyObject's 5 GiB; None when this object (or this pair) has to stream."""
+        the copy cutoff; None when this object (or this pair) has to stream."""
         try:
             result = run()
         except ServerSideRefused as exc:

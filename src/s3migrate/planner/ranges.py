@@ -3,11 +3,15 @@
 One listing is a chain of dependent requests (each page names the next), so a bucket of millions of keys
 lists at one page per round trip however many threads there are. Here the relative keyspace is cut into
 ranges (``StartAfter`` bounds) and each range is listed on both sides and merge-joined on its own, ``width``
-ranges at a time. The cuts need no knowledge of the keys: a thread with nothing to do halves the part of a
-running range that range has not listed yet (between the furthest key it has seen and its upper bound). A
-half that holds no keys costs one request per side, and the halving goes on where keys are found, so the
-ranges settle where the keys are, whatever their shape. Each merge streams: memory is bounded by ``width``
-pages per side, not by the number of keys. Pairs come out in no particular order.
+ranges at a time.
+
+The cuts need no knowledge of the keys. A thread with nothing to do cuts the part of a running range that it
+has not listed yet: from the furthest key listed, at +4, +8, +16 ... pages' worth of keys (the span of the
+pages listed so far, in the characters seen at each position of the keys), the last new range taking the
+rest. A cut range that turns out empty costs one request per side and lets its parent be cut again at once;
+a range with only a few pages left is not cut. So ranges settle where the keys are, whatever their shape.
+Each merge streams: memory is bounded by ``width`` pages per side, not by the number of keys. Pairs come out
+in no particular order.
 
 Cuts are only correct for a service that lists in key order. The first page of each side is checked
 before any cut (``parallel_pairs`` returns None when one is out of order), and every later page is checked
