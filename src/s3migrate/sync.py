@@ -187,6 +187,7 @@ class SyncRun:
             finally:
                 self.tracker.planning_finished()
                 planned.set()
+                queue.nudge()
 
         try:
             if confirm is not None:

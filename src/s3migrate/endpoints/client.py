@@ -7,8 +7,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
 import botocore.loaders
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError
 from botocore.handlers import add_expect_header
@@ -87,15 +87,14 @@ def make_s3_client(
     )
     try:
         keys = endpoint.credentials
-        session = boto3.session.Session(
-            profile_name=endpoint.profile,
-            aws_access_key_id=keys.access_key_id if keys else None,
-            aws_secret_access_key=keys.secret_access_key if keys else None,
-            aws_session_token=keys.session_token if keys else None,
-        )
-        session._session.register_component("data_loader", _shared_loader())
-        region = endpoint.region or session.region_name or "us-east-1"
-        client = session.client("s3", region_name=region, endpoint_url=endpoint.endpoint_url, config=config)
+        session = botocore.session.Session(profile=endpoint.profile)  # boto3 adds nothing used here, and costs
+        if endpoint.profile:  # a tenth of a second to import
+            session.get_scoped_config()  # an unknown profile fails here, with botocore's message
+        if keys:
+            session.set_credentials(keys.access_key_id, keys.secret_access_key, keys.session_token)
+        session.register_component("data_loader", _shared_loader())
+        region = endpoint.region or session.get_config_variable("region") or "us-east-1"
+        client = session.create_client("s3", region_name=region, endpoint_url=endpoint.endpoint_url, config=config)
     except BotoCoreError as exc:
         raise EndpointError(f"{endpoint.describe()}: {describe(exc)}") from None
     client.meta.events.unregister("before-call.s3", add_expect_header)

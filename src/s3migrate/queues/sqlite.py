@@ -38,6 +38,7 @@ class SqliteQueue:
         self._max_receives = max_receives
         self._poll = poll_interval
         self._changed = threading.Condition()  # wakes this process's idle receivers when work arrives
+        self._nudges = 0  # idle receivers return when this changes (the queue ran empty, the sender finished)
         self._db.executescript(_SCHEMA)
 
     def _wake(self) -> None:
@@ -57,13 +58,14 @@ class SqliteQueue:
         """Idle receivers look with a read (no write transaction, no WAL write) and sleep until this process
         sends or returns a message, or the poll interval passes (other processes, expiring visibility)."""
         deadline = time.monotonic() + wait_seconds
+        nudges = self._nudges
         while True:
             if self._anything_visible():
                 messages = self._receive_now(max_messages, visibility_timeout)
                 if messages:
                     return messages
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            if remaining <= 0 or self._nudges != nudges:  # let the caller look whether its work is over
                 return []
             with self._changed:
                 self._changed.wait(timeout=min(self._poll, remaining))
@@ -105,6 +107,16 @@ class SqliteQueue:
     def ack(self, receipt: str) -> None:
         with self._db.transaction() as conn:
             conn.execute("DELETE FROM queue_messages WHERE id = ? AND receipt = ?", (_message_id(receipt), receipt))
+            empty = conn.execute("SELECT NOT EXISTS (SELECT 1 FROM queue_messages)").fetchone()[0]
+        if empty:
+            self.nudge()
+
+    def nudge(self) -> None:
+        """Make this process's idle receivers return now rather than at their wait's end: called when the
+        queue runs empty and when the sender is done, so a finished run ends at once."""
+        with self._changed:
+            self._nudges += 1
+            self._changed.notify_all()
 
     def change_visibility(self, receipt: str, timeout: float) -> None:
         with self._db.transaction() as conn:
