@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -134,7 +135,14 @@ def s5cmd_env(server: SeaweedServer) -> dict[str, str]:
             "AWS_REGION": "us-east-1"}
 
 
+def exit_on_sigterm() -> None:
+    """``timeout`` and ``kill`` send SIGTERM, which skips ``finally``: make it a SystemExit so the servers stop
+    (killed runs used to leave two SeaweedFS servers busy, and the next run measured them too)."""
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+
+
 def main() -> int:
+    exit_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--datasets", default="small,large,huge")
