@@ -187,7 +187,7 @@ class SyncRun:
             finally:
                 self.tracker.planning_finished()
                 planned.set()
-                queue.nudge()
+                queue.sender_done()
 
         try:
             if confirm is not None:

@@ -38,7 +38,8 @@ class SqliteQueue:
         self._max_receives = max_receives
         self._poll = poll_interval
         self._changed = threading.Condition()  # wakes this process's idle receivers when work arrives
-        self._nudges = 0  # idle receivers return when this changes (the queue ran empty, the sender finished)
+        self._nudges = 0  # idle receivers return when this changes (the sender finished, then the queue ran empty)
+        self._draining = False  # the sender is done: an ack that empties the queue nudges the receivers
         self._db.executescript(_SCHEMA)
 
     def _wake(self) -> None:
@@ -107,13 +108,18 @@ class SqliteQueue:
     def ack(self, receipt: str) -> None:
         with self._db.transaction() as conn:
             conn.execute("DELETE FROM queue_messages WHERE id = ? AND receipt = ?", (_message_id(receipt), receipt))
-            empty = conn.execute("SELECT NOT EXISTS (SELECT 1 FROM queue_messages)").fetchone()[0]
+            empty = self._draining and conn.execute("SELECT NOT EXISTS (SELECT 1 FROM queue_messages)").fetchone()[0]
         if empty:
-            self.nudge()
+            self._nudge()
 
-    def nudge(self) -> None:
-        """Make this process's idle receivers return now rather than at their wait's end: called when the
-        queue runs empty and when the sender is done, so a finished run ends at once."""
+    def sender_done(self) -> None:
+        """Nothing more will be sent by this process: from now on idle receivers return when the queue runs
+        empty (and now), instead of at their wait's end, so a finished run ends at once. Before, an empty
+        queue only means the sender is behind, and waking every receiver then would cost CPU for nothing."""
+        self._draining = True
+        self._nudge()
+
+    def _nudge(self) -> None:
         with self._changed:
             self._nudges += 1
             self._changed.notify_all()
