@@ -107,7 +107,10 @@ class SeaweedServer:
                 "-ip=127.0.0.1", "-ip.bind=127.0.0.1"]
         args += [f"-{flag}={self.base_port + i}" for i, flag in enumerate(_PORT_FLAGS)]
         args += ["-admin.ui=false", "-s3.port.iceberg=0", "-s3.port.lance=0", "-webdav=false",
-                 "-master.telemetry=false", f"-s3.config={self.root / 's3.json'}"]
+                 "-master.telemetry=false", f"-s3.config={self.root / 's3.json'}",
+                 # Each bucket takes volumes of its own; the default cap is free disk / 1 GiB, which a test
+                 # session with dozens of buckets reached on a fuller disk (PUTs then fail with InternalError).
+                 "-volume.max=1000"]
         env = dict(os.environ)
         if self.memory_limit:
             env["GOMEMLIMIT"] = self.memory_limit
