@@ -12,11 +12,10 @@ from hypothesis import strategies as st
 
 from s3migrate.endpoints.lean import ListPage
 from s3migrate.errors import EndpointError
-from s3migrate.planner.join import join
 from s3migrate.planner.listing import ListedObject, UnsortedListingError
 from s3migrate.planner.mapping import KeyMapping
 from s3migrate.planner.plan import Planner
-from s3migrate.planner.ranges import Alphabet, KeyRange, Side, cut_points, midpoint, parallel_pairs
+from s3migrate.planner.ranges import Alphabet, KeyRange, Side, cut_points, parallel_pairs
 from tests.unit.test_listing import FakeBucket
 
 text = st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=8)
@@ -25,11 +24,8 @@ text = st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=8)
 @settings(max_examples=500)
 @given(low=text, high=text)
 def test_a_midpoint_lies_strictly_between(low: str, high: str) -> None:
-    cut = midpoint(low, high)
-    if low >= high:
-        assert cut is None
-    elif cut is not None:
-        assert low < cut < high
+    cuts = cut_points(low, high, 1)
+    assert not cuts if low >= high else all(low < cut < high for cut in cuts)
 
 
 @pytest.mark.parametrize(
@@ -38,8 +34,8 @@ def test_a_midpoint_lies_strictly_between(low: str, high: str) -> None:
      ("x/é", "x/ö"), ("a", "b"), ("照片/0001", "照片/9"), ("照", "\U0001f600")],
 )
 def test_realistic_bounds_have_a_midpoint(low: str, high: str) -> None:
-    cut = midpoint(low, high)
-    assert cut is not None and low < cut < high
+    cuts = cut_points(low, high, 1)
+    assert len(cuts) == 1 and low < cuts[0] < high
 
 
 def sides(src: FakeBucket, dst: FakeBucket, prefix: str = "") -> tuple[Side, Side]:
@@ -205,8 +201,3 @@ def test_decimal_keys_are_cut_in_decimal() -> None:
     points = cut_points("obj-0000999", "obj-\x7f", 4, first="obj-0000000", alphabet=alphabet)
     assert len(points) == 4 and all(p[4:].isdecimal() for p in points)  # no cuts in the gaps between digits
     assert "obj-0003" <= points[0] < "obj-0006" and points[-1] < "obj-01"  # a few pages, then doubling
-
-
-def test_join_is_still_the_reference(tmp_path: object) -> None:
-    src = [ListedObject("a", 1), ListedObject("b", 1)]
-    assert [d for _, d in join(lambda: iter(src), lambda: iter(src[1:]))] == [None, src[1]]

@@ -108,12 +108,6 @@ def _valid(text: str) -> bool:
     return not any(0xD800 <= ord(c) <= 0xDFFF for c in text)
 
 
-def midpoint(low: str, high: str) -> str | None:
-    """A string strictly between ``low`` and ``high``, or None if none is found."""
-    points = cut_points(low, high, 1)
-    return points[0] if points else None
-
-
 def _common(a: str, b: str) -> int:
     return next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
 
