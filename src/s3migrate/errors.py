@@ -236,3 +236,19 @@ def client_error(code: str, message: str = "", status: int = 400, operation: str
     """Build a ClientError (used by fakes and by code that must re-raise a typed S3 condition)."""
     response: Any = {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}}
     return ClientError(response, operation)
+
+
+# Answers to a server-side copy (CopyObject, UploadPartCopy) that mean "not for this pair" (no read access to
+# the source, not implemented, another partition), not "this object failed".
+_SERVER_SIDE_REFUSALS = frozenset({
+    "AccessDenied", "NotImplemented", "InvalidRequest", "AuthorizationHeaderMalformed", "NoSuchBucket",
+    "InvalidArgument", "XNotImplemented", "MethodNotAllowed", "PermanentRedirect", "400", "403", "501",
+})
+
+
+def server_side_refusal(exc: BaseException) -> str | None:
+    """The error code when ``exc`` refuses a server-side copy for the endpoint pair, else None."""
+    if not isinstance(exc, ClientError):
+        return None
+    code = error_code(exc) or str(http_status(exc))
+    return code if code in _SERVER_SIDE_REFUSALS else None

@@ -11,7 +11,7 @@ from s3migrate.engine.context import CopyContext, CopyResult
 from s3migrate.engine.digest import etag_digest
 from s3migrate.engine.multipart import MultipartCopy
 from s3migrate.engine.options import TransferOptions
-from s3migrate.engine.server_side import COPY_OBJECT_LIMIT, NOT_HERE, ServerSideCopy
+from s3migrate.engine.server_side import COPY_OBJECT_LIMIT, ServerSideCopy
 from s3migrate.engine.single import StreamSwitch, copy_single
 from s3migrate.engine.source import SourceObject, head_source
 from s3migrate.jobs.job import Job
@@ -59,8 +59,7 @@ class ObjectCopier:
         return self._multipart(ctx, source)
 
     def _multipart(self, ctx: CopyContext, source: SourceObject | None, *, server_side: bool = False) -> CopyResult:
-        copy = MultipartCopy(self.src, self.dst, ctx, self.options, self.budget, self._pool,
-                             server_side=server_side, refusals=NOT_HERE)
+        copy = MultipartCopy(self.src, self.dst, ctx, self.options, self.budget, self._pool, server_side=server_side)
         return copy.run(source)
 
     def _already_at_destination(self, job: Job) -> CopyResult | None:

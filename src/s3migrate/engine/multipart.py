@@ -21,8 +21,6 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from s3migrate.engine.budget import ByteBudget
 from s3migrate.engine.checksums import checksum_function
 from s3migrate.engine.context import CopyContext, CopyResult
@@ -38,8 +36,7 @@ from s3migrate.errors import (
     TransferError,
     classify,
     describe,
-    error_code,
-    http_status,
+    server_side_refusal,
     translate_transfer_error,
 )
 from s3migrate.jobs.layout import Part, PartLayout
@@ -78,11 +75,10 @@ class MultipartCopy:
         pool: ThreadPoolExecutor,
         *,
         server_side: bool = False,
-        refusals: frozenset[str] = frozenset(),
     ) -> None:
         self.src, self.dst, self.ctx, self.options = src, dst, ctx, options
         self.budget, self.pool = budget, pool
-        self.server_side, self.refusals = server_side, refusals
+        self.server_side = server_side
         self.job = ctx.job
         self.algorithm: str | None = None  # the additional checksum carried from the source, if any
         self.checksum: Callable[[bytes], str] | None = None
@@ -358,7 +354,7 @@ class MultipartCopy:
         try:
             response = self.dst.upload_part_copy(**args)
         except Exception as exc:
-            if isinstance(exc, ClientError) and (error_code(exc) or str(http_status(exc))) in self.refusals:
+            if server_side_refusal(exc) is not None:
                 raise ServerSideRefused(f"server-side UploadPartCopy: {describe(exc)}") from None
             raise translate_transfer_error(exc, f"server-side UploadPartCopy {part.number}") from None
         etag = response.get("CopyPartResult", {}).get("ETag")

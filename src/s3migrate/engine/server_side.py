@@ -20,22 +20,15 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from s3migrate.engine.context import CopyContext, CopyResult
 from s3migrate.engine.digest import etag_digest
 from s3migrate.engine.multipart import ServerSideRefused
 from s3migrate.engine.options import TransferOptions
-from s3migrate.errors import IntegrityError, error_code, http_status, translate_transfer_error
+from s3migrate.errors import IntegrityError, server_side_refusal, translate_transfer_error
 
 log = logging.getLogger(__name__)
 
 COPY_OBJECT_LIMIT = 5 * 1024**3  # S3's CopyObject maximum
-# Answers that mean "server-side copy does not work for this pair", not "this object failed".
-NOT_HERE = frozenset({
-    "AccessDenied", "NotImplemented", "InvalidRequest", "AuthorizationHeaderMalformed", "NoSuchBucket",
-    "InvalidArgument", "XNotImplemented", "MethodNotAllowed", "PermanentRedirect", "400", "403", "501",
-})
 
 
 def clients_share_service(src_client: Any, src_endpoint_url: str | None, dst_client: Any,
@@ -98,13 +91,11 @@ class ServerSideCopy:
             args["StorageClass"] = self.options.storage_class
         try:
             response = self.dst.copy_object(**args)
-        except ClientError as exc:
-            code = error_code(exc) or str(http_status(exc))
-            if code in NOT_HERE:
+        except Exception as exc:
+            code = server_side_refusal(exc)
+            if code is not None:
                 self._refused(job.describe(), code)
                 return None
-            raise translate_transfer_error(exc, "server-side CopyObject") from None
-        except Exception as exc:
             raise translate_transfer_error(exc, "server-side CopyObject") from None
         self._worked()
         etag = str(response.get("CopyObjectResult", {}).get("ETag", ""))
