@@ -3,8 +3,9 @@
 botocore spends about 1.9 ms of CPU on each call here (validation, serialisation, a dozen event hooks,
 endpoint rules, response parsing), which is what bounds small-object copies. This path signs the request
 itself (``endpoints.sigv4``, with botocore's credentials and the bucket URL botocore's endpoint rules build),
-sends it on botocore's own connection pool (same TLS settings, same sockets) and reads the few response
-fields the engine uses: about a third of the CPU per call.
+sends it on kept-alive sockets that botocore's urllib3 pool opens (same TLS settings; the HTTP framing is
+``endpoints.wire``) and reads the few response fields the engine uses: a 64 KiB GET+PUT pair costs about
+0.35 ms of CPU here, against 1.7 ms through urllib3 and several through botocore.
 
 It only takes the happy path:
 - a 4xx answer (access denied, no such key, precondition failed, bad digest) is parsed by botocore's own
@@ -28,9 +29,10 @@ from urllib.parse import quote, unquote_plus, urlsplit
 from xml.etree import ElementTree
 
 from botocore.parsers import create_parser
-from urllib3.util.retry import Retry
 
+from s3migrate import __version__
 from s3migrate.endpoints.sigv4 import canonical_query, sign
+from s3migrate.endpoints.wire import Origin, Response, StaleConnection, WireError, exchange
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +76,7 @@ _RESPONSE_FIELDS = {
 }
 _OPERATIONS = {"get_object": "GetObject", "put_object": "PutObject", "upload_part": "UploadPart",
                "copy_object": "CopyObject", "list_objects_v2": "ListObjectsV2"}
+_UNSIGNED_HEADERS = {"User-Agent": f"s3migrate/{__version__}", "Accept-Encoding": "identity"}
 _COPY_ARGS = {"Bucket", "Key", "CopySource", "MetadataDirective", "CopySourceIfMatch", "StorageClass"}
 _S3_NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 _GET_ARGS = {"Bucket", "Key", "VersionId", "IfMatch", "Range", "ChecksumMode"}
@@ -117,26 +120,6 @@ class StreamInterrupted(ConnectionError):
     """A streamed PUT failed on the way (connection, throttling or a server error): copy again."""
 
 
-class _StreamingBody:
-    """A GET body left on the connection, read as the caller asks (like botocore's StreamingBody); the
-    connection goes back to the pool once the body is read to its end."""
-
-    def __init__(self, response: Any) -> None:
-        self._response = response
-
-    def read(self, amt: int | None = None) -> bytes:
-        data: bytes = self._response.read(amt)
-        if amt is None or not data:
-            self._response.release_conn()
-        return data
-
-    def release_conn(self) -> None:
-        self._response.release_conn()
-
-    def close(self) -> None:
-        self._response.close()
-
-
 class LeanS3:
     """Wraps one botocore S3 client; every attribute but the three lean calls is the client's own."""
 
@@ -150,7 +133,9 @@ class LeanS3:
         self._region = signer._region_name
         session = client._endpoint.http_session
         self._session = session
-        self._timeout = session._timeout
+        self._read_timeout = session._timeout.read_timeout
+        self._pool_limit = int(client.meta.config.max_pool_connections)
+        self._origins: dict[str, Origin | None] = {}
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
@@ -227,7 +212,7 @@ class LeanS3:
     def _get(self, operation: str, args: dict[str, Any]) -> dict[str, Any]:
         response, _ = self._send(operation, "GET", args, *_get_request(args), b"", preload=False)
         result = _parse_headers(response.headers)
-        result["Body"] = _StreamingBody(response)
+        result["Body"] = response  # read(amt), release_conn(), close(), as botocore's StreamingBody
         result["ContentLength"] = int(response.headers.get("Content-Length", -1))
         return result
 
@@ -280,27 +265,28 @@ class LeanS3:
         if query_text:
             url += "?" + query_text
         credentials = self._credentials.get_frozen_credentials() if self._credentials else None
-        if credentials is None or self._session._proxy_config.proxy_url_for(url):
+        if credentials is None:
             raise _Declined
         parts = urlsplit(url)
+        origin = self._origin(url, parts)
+        if origin is None:  # through a proxy: botocore's proxy handling
+            raise _Declined
         signed = sign(method, _host(parts), parts.path, query_text, headers, credentials.access_key,
                       credentials.secret_key, self._region, credentials.token)
         target = parts.path + (f"?{parts.query}" if parts.query else "")
+        signed.update(_UNSIGNED_HEADERS)
+        if method == "PUT" and "Content-Length" not in signed:
+            signed["Content-Length"] = "0"
+        streamed = isinstance(body, StreamedBody)
+        response = self._exchange(origin, url, method, target, signed, body, streamed)
+        status = response.status
         try:
-            pool = self._session._manager.connection_from_url(url)
-            response = pool.urlopen(
-                method, target, body=body or None, headers=signed,
-                retries=Retry(False), assert_same_host=False, preload_content=preload, decode_content=False,
-                timeout=self._timeout,
-            )
-        except Exception as exc:  # a connection problem: botocore retries it with its own policy
+            data = response.read_all() if preload or not 200 <= status < 300 else b""
+        except WireError as exc:
             log.debug("lean %s %s: %s; retrying through botocore", method, url, exc)
             raise _Declined from None
-        status = response.status
         if 200 <= status < 300:
-            return response, response.data if preload else b""
-        data = response.data or b""  # an error body is small; reading it all frees the connection
-        response.release_conn()
+            return response, data
         if status in (301, 307) or (status == 400 and b"AuthorizationHeaderMalformed" in data):
             with self._lock:
                 self._declined_buckets.add(bucket)  # another region: botocore's redirect handling takes over
@@ -308,6 +294,38 @@ class LeanS3:
         if 400 <= status < 500 and status != 429:
             raise self._client_error(operation, status, response.headers, data)
         raise _Declined  # throttled or a server error: botocore retries it
+
+    def _exchange(self, origin: Origin, url: str, method: str, target: str, headers: dict[str, str], body: Any,
+                  streamed: bool) -> Response:
+        """One request on a kept-alive connection; a connection the server had closed meanwhile is replaced
+        once (a streamed body cannot be sent twice: the engine copies again)."""
+        for attempt in (1, 2):
+            try:
+                return exchange(origin, method, target, headers, body, stream_body=streamed)
+            except StaleConnection as exc:
+                if streamed or attempt == 2:
+                    log.debug("lean %s %s: %s; retrying through botocore", method, url, exc)
+                    raise _Declined from None
+            except (OSError, ValueError) as exc:  # a connection problem: botocore retries it with its own policy
+                log.debug("lean %s %s: %s; retrying through botocore", method, url, exc)
+                raise _Declined from None
+        raise AssertionError("unreachable")
+
+    def _origin(self, url: str, parts: Any) -> Origin | None:
+        """Connections to one scheme://host:port, opened by botocore's urllib3 pool for it (TLS settings, CA
+        bundle and socket options exactly as botocore's own requests get them); None through a proxy."""
+        name = f"{parts.scheme}://{parts.netloc}"
+        try:
+            return self._origins[name]
+        except KeyError:
+            pass
+        origin = None
+        if not self._session._proxy_config.proxy_url_for(url):
+            pool = self._session._manager.connection_from_url(url)
+            self._session._setup_ssl_cert(pool, url, self._session._verify)
+            origin = Origin(pool._new_conn, self._read_timeout, self._pool_limit)
+        with self._lock:
+            return self._origins.setdefault(name, origin)
 
     def _client_error(self, operation: str, status: int, headers: Any, body: bytes) -> Exception:
         """The ClientError botocore would raise for this answer, from botocore's own parser."""
