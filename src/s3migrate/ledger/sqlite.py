@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 import time
@@ -139,33 +140,35 @@ class SqliteLedger:
             if refused is not None:
                 return refused
             if record is None:
+                record = LedgerRecord(job.ledger_key, job.dst_bucket, job.dst_key, job.size, job.version_id,
+                                      job.etag, first_time=time_text(now))
                 conn.execute(
                     f"""INSERT INTO {_TABLE} ("{S.KEY}", "{S.DES_BUCKET}", "{S.DES_KEY}", "{S.SIZE}",
                             "{S.VERSION_ID}", "{S.SRC_ETAG}", "{S.STATE}", "{S.FIRST_TIME}")
                         VALUES (?, ?, ?, ?, ?, ?, 'PENDING', ?)""",
                     (job.ledger_key, job.dst_bucket, job.dst_key, job.size, job.version_id, job.etag,
-                     time_text(now)),
+                     record.first_time),
                 )
-                record = self._fetch(conn, job.ledger_key)
-                assert record is not None
-            values: dict[str, Any] = {
-                S.STATE: JobState.RUNNING.value,
+            claimed = dataclasses.replace(
+                record, state=JobState.RUNNING, lease_owner=owner, lease_expires=now + lease_seconds,
+                try_times=record.try_times + 1, instance_ids={*record.instance_ids, owner},
+                start_time=time_text(now), start_time_f=now, dst_bucket=job.dst_bucket, dst_key=job.dst_key,
+                size=job.size, src_etag=job.etag or record.src_etag, version_id=job.version_id or record.version_id,
+            )
+            self._update(conn, job.ledger_key, {
+                S.STATE: claimed.state.value,
                 S.LEASE_OWNER: owner,
-                S.LEASE_EXPIRES: now + lease_seconds,
-                S.TRY_TIMES: record.try_times + 1,
-                S.INSTANCE_ID: json.dumps(sorted({*record.instance_ids, owner})),
-                S.START_TIME: time_text(now),
+                S.LEASE_EXPIRES: claimed.lease_expires,
+                S.TRY_TIMES: claimed.try_times,
+                S.INSTANCE_ID: json.dumps(sorted(claimed.instance_ids)),
+                S.START_TIME: claimed.start_time,
                 S.START_TIME_F: now,
                 S.DES_BUCKET: job.dst_bucket,
                 S.DES_KEY: job.dst_key,
                 S.SIZE: job.size,
-            }
-            if job.etag:
-                values[S.SRC_ETAG] = job.etag
-            if job.version_id:
-                values[S.VERSION_ID] = job.version_id
-            self._update(conn, job.ledger_key, values)
-            claimed = self._fetch(conn, job.ledger_key)
+                S.SRC_ETAG: claimed.src_etag,
+                S.VERSION_ID: claimed.version_id,
+            })
         return Claim(ClaimResult.CLAIMED, claimed)
 
     def _owned(self, conn: sqlite3.Connection, key: str, owner: str) -> LedgerRecord | None:
@@ -206,15 +209,17 @@ class SqliteLedger:
     ) -> None:
         now = time.time()
         with self._db.transaction() as conn:
-            record = self._fetch(conn, key)
-            if record is None:
+            row = conn.execute(f'SELECT "{S.JOB_STATUS}", "{S.START_TIME_F}" FROM {_TABLE} WHERE "{S.KEY}" = ?',
+                               (key,)).fetchone()
+            if row is None:
                 return
+            job_status, start_time_f = row
             values: dict[str, Any] = {
                 S.STATE: JobState.DONE.value,
-                S.JOB_STATUS: _set_add(json.dumps(sorted(record.job_status)), Outcome.DONE.value),
+                S.JOB_STATUS: _set_add(job_status, Outcome.DONE.value),
                 S.END_TIME: time_text(now),
                 S.END_TIME_F: now,
-                S.TOTAL_SPENT_TIME: round(now - (record.start_time_f or now), 3),
+                S.TOTAL_SPENT_TIME: round(now - (start_time_f or now), 3),
                 S.LAST_TIME_PROGRESS: 100.0,
                 S.DES_ETAG: dst_etag,
                 S.FAIL_COUNT: 0,

@@ -40,6 +40,7 @@ class SqliteQueue:
         self._changed = threading.Condition()  # wakes this process's idle receivers when work arrives
         self._nudges = 0  # idle receivers return when this changes (the sender finished, then the queue ran empty)
         self._draining = False  # the sender is done: an ack that empties the queue nudges the receivers
+        self._flowing = False  # the last receive found work: the next one skips the read-only look first
         self._db.executescript(_SCHEMA)
 
     def _wake(self) -> None:
@@ -61,8 +62,9 @@ class SqliteQueue:
         deadline = time.monotonic() + wait_seconds
         nudges = self._nudges
         while True:
-            if self._anything_visible():
+            if self._flowing or self._anything_visible():
                 messages = self._receive_now(max_messages, visibility_timeout)
+                self._flowing = bool(messages)
                 if messages:
                     return messages
             remaining = deadline - time.monotonic()
