@@ -42,7 +42,7 @@ from s3migrate.queues.base import WorkQueue
 from s3migrate.queues.sqlite import SqliteQueue
 from s3migrate.queues.sqs import SqsQueue
 from s3migrate.sqlite_db import Database
-from s3migrate.sync import check_listable
+from s3migrate.sync import check_both_listable
 from s3migrate.worker.loop import Worker, WorkerSettings
 from s3migrate.worker.sender import send_jobs
 
@@ -213,8 +213,7 @@ def run_send(
                            src.endpoint_url, src.credentials)
             dst = Endpoint(S3Location(mapping.dst_bucket, mapping.dst_list_prefix), dst.profile, dst.region,
                            dst.endpoint_url, dst.credentials)
-            check_listable(src, "source")
-            check_listable(dst, "destination")
+            check_both_listable(src, dst)
             planner = Planner(make_s3_client(src), make_s3_client(dst), mapping, ignore, list_width=settings.list_width)
             if settings.jobsender_compare_version_id:
                 recorded = dict(ledger.destination_keys(mapping.dst_bucket))

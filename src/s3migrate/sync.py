@@ -11,6 +11,7 @@ import hashlib
 import logging
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,6 +72,15 @@ def default_state_path(src: Endpoint, dst: Endpoint, base: Path | None = None) -
     return (base or Path(".s3migrate")) / f"{src.bucket}--{dst.bucket}-{digest}.db"
 
 
+def check_both_listable(src: Endpoint, dst: Endpoint) -> None:
+    """Both checks at once (a far endpoint costs a connection, a TLS handshake and a LIST each); a failing
+    source is reported before a failing destination."""
+    with ThreadPoolExecutor(2, thread_name_prefix="s3migrate-preflight") as pool:
+        checks = [pool.submit(check_listable, src, "source"), pool.submit(check_listable, dst, "destination")]
+    for check in checks:
+        check.result()
+
+
 def check_listable(endpoint: Endpoint, where: str) -> None:
     """Fail fast, with one clear line, when a bucket cannot be listed (missing, denied, unreachable)."""
     client = make_s3_client(endpoint, max_attempts=2, connect_timeout=5, read_timeout=15, retry_mode="standard")
@@ -112,8 +122,7 @@ class SyncRun:
         self.dst_client = make_s3_client(self.dst, max_pool_connections=pool)
 
     def preflight(self) -> None:
-        check_listable(self.src, "source")
-        check_listable(self.dst, "destination")
+        check_both_listable(self.src, self.dst)
 
     def planner(self, ledger: Ledger | None = None) -> Planner:
         mapping = KeyMapping.folders(self.src.location, self.dst.location)

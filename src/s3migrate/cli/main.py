@@ -319,14 +319,13 @@ def verify(src: str, dst: str, config_file: Path | None, state: Path | None, led
     from s3migrate.ledger.sqlite import SqliteLedger
     from s3migrate.planner.mapping import KeyMapping
     from s3migrate.sqlite_db import Database
-    from s3migrate.sync import check_listable, default_state_path, endpoints_from
+    from s3migrate.sync import check_both_listable, default_state_path, endpoints_from
     from s3migrate.verify import Verdict, Verifier
 
     settings = _settings(params, config_file)
     _configure_logging(settings)
     src_ep, dst_ep = endpoints_from(settings, src, dst)
-    check_listable(src_ep, "source")
-    check_listable(dst_ep, "destination")
+    check_both_listable(src_ep, dst_ep)
     ledger = None
     if ledger_url:
         ledger = open_ledger(ledger_url)
