@@ -10,6 +10,7 @@ $(STAMP): pyproject.toml deploy/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]' -r deploy/requirements.txt
+	$(PY) -m compileall -q src  # as a wheel install would: an editable install never gets bytecode when PYTHONDONTWRITEBYTECODE is set
 	touch $(STAMP)
 
 install: $(STAMP)

