@@ -1,3 +1,3 @@
-from s3migrate.cli.main import main
+from s3migrate.cli.main import run
 
-main()
+run()

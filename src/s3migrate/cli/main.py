@@ -6,11 +6,13 @@ named with its reason); 2 usage, configuration or endpoint errors (one line, no 
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import os
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from types import FrameType
@@ -377,3 +379,26 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(EXIT_INTERRUPTED)
     except BrokenPipeError:
         sys.exit(EXIT_FAILED)
+
+
+def run() -> None:
+    """Process entry point (the console script, ``python -m s3migrate``): :func:`main`, then a quick exit.
+
+    Once the command is over and only the main thread is left, the interpreter's own teardown (every module
+    and object of botocore, pydantic and click freed one by one) is 0.1-0.2 s of a short run's wall time, with
+    nothing left to save: exit handlers run, output is flushed, then the process ends."""
+    try:
+        main()
+        code = EXIT_OK
+    except SystemExit as exc:
+        if not isinstance(exc.code, int | None):
+            raise  # a message to print: leave it to the interpreter
+        code = exc.code or EXIT_OK
+    if any(thread.is_alive() and not thread.daemon for thread in threading.enumerate()
+           if thread is not threading.main_thread()):
+        sys.exit(code)  # a thread still finishing its part: the interpreter waits for it
+    atexit._run_exitfuncs()  # logging's flush, among others
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)

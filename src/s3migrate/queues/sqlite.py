@@ -70,6 +70,8 @@ class SqliteQueue:
             remaining = deadline - time.monotonic()
             if remaining <= 0 or self._nudges != nudges:  # let the caller look whether its work is over
                 return []
+            if self._draining and self._empty():  # nothing more will come: no need to wait out the receive
+                return []
             with self._changed:
                 self._changed.wait(timeout=min(self._poll, remaining))
 
@@ -78,6 +80,10 @@ class SqliteQueue:
             row = conn.execute("SELECT EXISTS (SELECT 1 FROM queue_messages WHERE visible_at <= ?)",
                                (time.time(),)).fetchone()
         return bool(row[0])
+
+    def _empty(self) -> bool:
+        with self._db.reading() as conn:
+            return bool(conn.execute("SELECT NOT EXISTS (SELECT 1 FROM queue_messages)").fetchone()[0])
 
     def _receive_now(self, max_messages: int, visibility_timeout: float) -> list[Message]:
         now = time.time()
