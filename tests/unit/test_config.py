@@ -30,7 +30,7 @@ def test_parse_size_round_trips_bytes(n: int) -> None:
 
 def test_defaults() -> None:
     s = load_settings({}, env={})
-    assert s.chunk_size == 5 * MIB and s.resumable_threshold == 64 * MIB
+    assert s.chunk_size == 8 * MIB and s.resumable_threshold == 64 * MIB
     assert s.memory_budget == s.workers * s.threads * s.chunk_size
 
 

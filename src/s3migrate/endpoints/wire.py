@@ -131,7 +131,7 @@ class Response:
 
     def read(self, amt: int | None = None) -> bytes:
         connection = self._connection
-        if connection is None:
+        if connection is None or amt == 0:
             return b""
         try:
             if self._framing == "length":
