@@ -16,10 +16,11 @@ by the connection closing, interim 1xx answers, ``Connection: close``. Anything 
 from __future__ import annotations
 
 import collections
-import select
 import threading
 from collections.abc import Callable
 from typing import Any
+
+from urllib3.util import wait_for_read
 
 _MAX_LINE = 65536
 _MAX_HEADERS = 200
@@ -60,10 +61,9 @@ class Connection:
     def alive(self) -> bool:
         """An idle kept-alive socket has nothing to read; readable means the server closed it (or misbehaved)."""
         try:
-            readable, _, _ = select.select([self.sock], [], [], 0)
-        except (OSError, ValueError):
+            return not wait_for_read(self.sock, timeout=0.0)  # poll(), not select(): no limit on descriptor numbers
+        except OSError:
             return False
-        return not readable
 
     def close(self) -> None:
         try:
@@ -105,10 +105,6 @@ class Origin:
                 self._idle.append(connection)
                 return
         connection.close()
-
-    def close(self) -> None:
-        while self._idle:
-            self._idle.pop().close()
 
 
 class Response:
