@@ -186,9 +186,10 @@ def test_garbage_and_early_close_are_wire_errors(server: ScriptedServer) -> None
     server.scripts.put(Script(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n", close_after=True))
     with pytest.raises(WireError, match="inside the answer's headers"):
         exchange(origin, "GET", "/", {}, b"")
-    server.scripts.put(Script(answer("200 OK", ["Content-Length: many"]), close_after=True))
-    with pytest.raises(WireError, match="bad Content-Length"):
-        exchange(origin, "GET", "/", {}, b"")
+    for bad in ("many", "-5"):
+        server.scripts.put(Script(answer("200 OK", [f"Content-Length: {bad}"]), close_after=True))
+        with pytest.raises(WireError, match="bad Content-Length"):
+            exchange(origin, "GET", "/", {}, b"")
 
 
 def test_abandoned_body_closes_its_connection(server: ScriptedServer) -> None:

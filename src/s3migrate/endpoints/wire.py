@@ -245,8 +245,10 @@ def exchange(origin: Origin, method: str, target: str, headers: dict[str, str], 
         try:
             length = int(length_text.split(",")[0])
         except ValueError:
+            length = -1
+        if length < 0:
             connection.close()
-            raise WireError(f"bad Content-Length {length_text!r}") from None
+            raise WireError(f"bad Content-Length {length_text!r}")
         return Response(origin, connection, status, headers_in, "length", length, keep)
     return Response(origin, connection, status, headers_in, "close", 0, False)
 
@@ -256,7 +258,7 @@ def _request_head(method: str, target: str, headers: dict[str, str]) -> bytes:
     for name, value in headers.items():
         text = str(value)
         if "\n" in text or "\r" in text or "\n" in name or ":" in name:
-            raise ValueError(f"header {name!r} cannot be sent: it contains a line break")
+            raise ValueError(f"header {name!r} cannot be sent: a line break in it, or a colon in its name")
         lines.append(f"{name}: {text}")
     lines.append("\r\n")
     return "\r\n".join(lines).encode("latin-1")  # UnicodeEncodeError (a ValueError) for what HTTP cannot carry
