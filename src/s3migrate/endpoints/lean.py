@@ -125,7 +125,7 @@ class LeanS3:
 
     def __init__(self, client: Any) -> None:
         self._client = client
-        self._bases: dict[str, str] = {}
+        self._bases: dict[str, _BucketURL] = {}
         self._declined_buckets: set[str] = set()
         self._lock = threading.Lock()
         signer = client._request_signer
@@ -259,21 +259,17 @@ class LeanS3:
     ) -> tuple[Any, bytes]:
         bucket = str(args["Bucket"])
         key = str(args["Key"])
-        base = self._base_url(bucket)
-        url = base + ("/" + quote(key, safe="/~") if key else "/")
-        query_text = canonical_query(query)
-        if query_text:
-            url += "?" + query_text
+        where = self._bucket_url(bucket)
+        origin = where.origin
         credentials = self._credentials.get_frozen_credentials() if self._credentials else None
-        if credentials is None:
+        if origin is None or credentials is None:  # a proxy (botocore's proxy handling) or no credentials
             raise _Declined
-        parts = urlsplit(url)
-        origin = self._origin(url, parts)
-        if origin is None:  # through a proxy: botocore's proxy handling
-            raise _Declined
-        signed = sign(method, _host(parts), parts.path, query_text, headers, credentials.access_key,
+        path = where.path + ("/" + quote(key, safe="/~") if key else "/")
+        query_text = canonical_query(query)
+        target = f"{path}?{query_text}" if query_text else path
+        url = where.origin_name + target  # for log lines
+        signed = sign(method, where.host, path, query_text, headers, credentials.access_key,
                       credentials.secret_key, self._region, credentials.token)
-        target = parts.path + (f"?{parts.query}" if parts.query else "")
         signed.update(_UNSIGNED_HEADERS)
         if method == "PUT" and "Content-Length" not in signed:
             signed["Content-Length"] = "0"
@@ -311,21 +307,29 @@ class LeanS3:
                 raise _Declined from None
         raise AssertionError("unreachable")
 
-    def _origin(self, url: str, parts: Any) -> Origin | None:
-        """Connections to one scheme://host:port, opened by botocore's urllib3 pool for it (TLS settings, CA
-        bundle and socket options exactly as botocore's own requests get them); None through a proxy."""
-        name = f"{parts.scheme}://{parts.netloc}"
-        try:
-            return self._origins[name]
-        except KeyError:
-            pass
-        origin = None
-        if not self._session._proxy_config.proxy_url_for(url):
-            pool = self._session._manager.connection_from_url(url)
-            self._session._setup_ssl_cert(pool, url, self._session._verify)
-            origin = Origin(pool._new_conn, self._read_timeout, self._pool_limit)
+    def _bucket_url(self, bucket: str) -> _BucketURL:
+        """Where a bucket's requests go, worked out once per bucket: the URL botocore's endpoint rules build for
+        it (addressing style, region, partition), and the connections to its origin, opened by botocore's urllib3
+        pool (TLS settings, CA bundle and socket options exactly as botocore's own requests get them)."""
+        where = self._bases.get(bucket)
+        if where is not None:
+            return where
+        marker = "s3migrate-lean-marker"
+        presigned = self._client.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": marker})
+        base = presigned.split("?", 1)[0][: -len(marker) - 1]
+        parts = urlsplit(base)
+        origin_name = f"{parts.scheme}://{parts.netloc}"
         with self._lock:
-            return self._origins.setdefault(name, origin)
+            if origin_name not in self._origins:
+                origin = None
+                if not self._session._proxy_config.proxy_url_for(base):
+                    pool = self._session._manager.connection_from_url(base)
+                    self._session._setup_ssl_cert(pool, base, self._session._verify)
+                    origin = Origin(pool._new_conn, self._read_timeout, self._pool_limit)
+                self._origins[origin_name] = origin
+            where = _BucketURL(origin_name, parts.path, _host(parts), self._origins[origin_name])
+            self._bases[bucket] = where
+        return where
 
     def _client_error(self, operation: str, status: int, headers: Any, body: bytes) -> Exception:
         """The ClientError botocore would raise for this answer, from botocore's own parser."""
@@ -337,16 +341,12 @@ class LeanS3:
         error: Exception = self._client.exceptions.from_code(code)(parsed, operation)
         return error
 
-    def _base_url(self, bucket: str) -> str:
-        """The bucket's URL as botocore's endpoint rules build it (addressing style, region, partition)."""
-        base = self._bases.get(bucket)
-        if base is None:
-            marker = "s3migrate-lean-marker"
-            url = self._client.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": marker})
-            base = url.split("?", 1)[0][: -len(marker) - 1]
-            with self._lock:
-                self._bases[bucket] = base
-        return base
+@dataclass(frozen=True)
+class _BucketURL:
+    origin_name: str  # scheme://host:port
+    path: str  # the bucket's path prefix: "/bucket" (path style) or "" (virtual-hosted)
+    host: str  # the Host header, which the signature covers
+    origin: Origin | None  # None: through a proxy, left to botocore
 
 
 @dataclass(frozen=True)

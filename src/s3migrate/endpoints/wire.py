@@ -295,24 +295,23 @@ def _read_answer_head(connection: Connection, status_line: bytes) -> tuple[int, 
 
 
 def _read_header_lines(reader: Any) -> Headers:
-    headers = Headers()
+    fields: dict[str, str] = {}
     last = ""
     for _ in range(_MAX_HEADERS):
         line = reader.readline(_MAX_LINE)
         if line in (b"\r\n", b"\n"):
-            return headers
+            return Headers(fields)
         if not line.endswith(b"\n"):
             raise WireError("connection closed inside the answer's headers")
         text = line.decode("latin-1")
         if text[0] in " \t" and last:  # an obsolete folded continuation line
-            headers[last] = f"{headers.get(last)} {text.strip()}"
+            fields[last] = f"{fields[last]} {text.strip()}"
             continue
         name, sep, value = text.partition(":")
         if not sep:
             raise WireError(f"bad header line {line[:60]!r}")
         last = name.strip().lower()
         value = value.strip()
-        previous = headers.get(last)
-        headers[last] = value if previous is None else f"{previous}, {value}"
+        previous = fields.get(last)
+        fields[last] = value if previous is None else f"{previous}, {value}"
     raise WireError("too many header lines")
-
