@@ -64,9 +64,11 @@ def _isolated_aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, request: 
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    # The tests' objects of 6-96 MiB are meant to take the resumable multipart path (the original's 5 MB
-    # threshold); the default of 64 MiB is exercised by the tests that pass their own options.
+    # The tests' objects of 6-96 MiB are meant to take the resumable multipart path in the original's 5 MB parts
+    # (its threshold and ChunkSize); the defaults (64 MiB, 8 MiB) are exercised by the tests that pass their own
+    # options and by the benchmarks.
     monkeypatch.setenv("ResumableThreshold", "5")
+    monkeypatch.setenv("ChunkSize", "5")
     if "aws_profiles" in request.fixturenames:
         monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(request.getfixturevalue("aws_profiles")))
 
