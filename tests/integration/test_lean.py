@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import socket
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -135,6 +136,28 @@ def test_server_errors_go_through_botocore_retries(accounts: tuple[Account, Acco
         proxy.rules.append(Rule(method="GET", pattern="slow", status=500, times=2))
         assert client.get_object(Bucket=bucket, Key="slow")["Body"].read() == data
     assert put["ETag"].strip('"') == hashlib.md5(data).hexdigest()
+
+
+def test_a_kept_alive_connection_closed_in_flight_is_replaced_not_handed_to_botocore(
+    accounts: tuple[Account, Account], buckets: tuple[str, str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    src, _ = accounts
+    bucket = buckets[0]
+    client = lean_client(src, bucket)
+    data = os.urandom(1000)
+    client.put_object(Bucket=bucket, Key="first", Body=data, ContentMD5=md5_of(data))
+    origin = client._bucket_url(bucket).origin
+    assert origin is not None and len(origin._idle) == 1
+    origin._idle[0].sock.shutdown(socket.SHUT_RDWR)  # as if the server had closed it just now
+    monkeypatch.setattr("s3migrate.endpoints.wire.Connection.alive", lambda self: True)  # unseen before sending
+
+    def botocore_put(**args: Any) -> None:
+        raise AssertionError("the lean path gave up on a stale connection")
+
+    monkeypatch.setattr(client._client, "put_object", botocore_put)
+    client.put_object(Bucket=bucket, Key="second", Body=data, ContentMD5=md5_of(data))
+    assert client.get_object(Bucket=bucket, Key="second")["Body"].read() == data
+    assert len(origin._idle) == 1  # the fresh connection, kept
 
 
 def test_unknown_arguments_and_switch_off_use_botocore(accounts: tuple[Account, Account], buckets: tuple[str, str],

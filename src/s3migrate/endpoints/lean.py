@@ -294,18 +294,20 @@ class LeanS3:
     def _exchange(self, origin: Origin, url: str, method: str, target: str, headers: dict[str, str], body: Any,
                   streamed: bool) -> Response:
         """One request on a kept-alive connection; a connection the server had closed meanwhile is replaced
-        once (a streamed body cannot be sent twice: the engine copies again)."""
-        for attempt in (1, 2):
+        once (a streamed body cannot be sent twice: the engine copies again). Any other failure goes to botocore,
+        which sends the request again under its retry policy."""
+        for _ in range(2):
             try:
                 return exchange(origin, method, target, headers, body, stream_body=streamed)
             except StaleConnection as exc:
-                if streamed or attempt == 2:
-                    log.debug("lean %s %s: %s; retrying through botocore", method, url, exc)
-                    raise _Declined from None
-            except (OSError, ValueError) as exc:  # a connection problem: botocore retries it with its own policy
-                log.debug("lean %s %s: %s; retrying through botocore", method, url, exc)
-                raise _Declined from None
-        raise AssertionError("unreachable")
+                reason: Exception = exc
+                if streamed:
+                    break
+            except (OSError, ValueError) as exc:  # a connection problem, or a header HTTP cannot carry
+                reason = exc
+                break
+        log.debug("lean %s %s: %s; retrying through botocore", method, url, reason)
+        raise _Declined
 
     def _bucket_url(self, bucket: str) -> _BucketURL:
         """Where a bucket's requests go, worked out once per bucket: the URL botocore's endpoint rules build for
