@@ -277,7 +277,7 @@ class LeanS3:
         response = self._exchange(origin, url, method, target, signed, body, streamed)
         status = response.status
         try:
-            data = response.read_all() if preload or not 200 <= status < 300 else b""
+            data = response.read() if preload or not 200 <= status < 300 else b""
         except WireError as exc:
             log.debug("lean %s %s: %s; retrying through botocore", method, url, exc)
             raise _Declined from None

@@ -186,13 +186,10 @@ class Response:
                 raise WireError("chunk not followed by CRLF")
         return b"".join(pieces)
 
-    def read_all(self) -> bytes:
-        return self.read(None)
-
     def release_conn(self) -> None:
-        """Done with the body: the connection is reused only if the body was read to its end."""
-        if self._connection is not None:
-            self.close()
+        """Done with the body: the connection is reused only if the body was read to its end (it has then gone
+        back already); otherwise the rest is still on the socket, which is closed."""
+        self.close()
 
     def close(self) -> None:
         connection, self._connection = self._connection, None

@@ -116,8 +116,7 @@ class SqliteQueue:
     def ack(self, receipt: str) -> None:
         with self._db.transaction() as conn:
             conn.execute("DELETE FROM queue_messages WHERE id = ? AND receipt = ?", (_message_id(receipt), receipt))
-            empty = self._draining and conn.execute("SELECT NOT EXISTS (SELECT 1 FROM queue_messages)").fetchone()[0]
-        if empty:
+        if self._draining and self._empty():
             self._nudge()
 
     def sender_done(self) -> None:
