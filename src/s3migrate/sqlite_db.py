@@ -4,12 +4,25 @@ A single connection per process, serialised by a lock: the work per statement is
 ``BEGIN IMMEDIATE`` keeps several processes on one file correct (each waits on the busy timeout).
 ``synchronous=NORMAL`` survives a killed process; after a power loss the last transactions may be lost,
 which is safe because the destination bucket, not this file, is the source of truth.
+
+Group commit (``batch_window`` > 0, for a file that one process owns, as ``sync``'s state file is): a
+transaction's COMMIT and the next one's BEGIN cost about 36 us of the 60 us a small state change takes here,
+four times per copied object. So when other threads of this process are already waiting for the connection, a
+finished transaction leaves the write transaction open for them (inside it each one is a savepoint of its
+own), and the last of them commits for all. Nothing waits for a batch to fill: without waiters every
+transaction commits at once, and a batch never stays open longer than ``batch_window`` seconds or
+``batch_limit`` transactions. A crash loses at most the open batch, which is the same as crashing that much
+earlier: the batch is a tail of this connection's changes, in order, so an ``ack`` is never durable without
+the ``complete`` before it. Files shared by several processes (``sqlite://`` queues and ledgers of a cluster)
+commit every transaction, so that a busy process does not keep the write lock from the others.
+Callers that must not lose a change pass ``durable=True``.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,7 +33,7 @@ from s3migrate.errors import StateError
 class Database:
     """A thread-safe handle on one SQLite file."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, batch_window: float = 0.0, batch_limit: int = 256) -> None:
         self.path = Path(path)
         try:
             if str(path) != ":memory:":
@@ -34,31 +47,88 @@ class Database:
         except (sqlite3.Error, OSError) as exc:
             raise StateError(f"cannot open state file {path}: {exc}") from None
         self._lock = threading.RLock()
+        self._depth = 0  # nesting of _held() in the thread that holds the lock
+        self._waiting = 0  # threads blocked on the lock: while there are any, a batch stays open for them
+        self._waiting_lock = threading.Lock()
+        self._batch_window, self._batch_limit = batch_window, batch_limit
+        self._batch_started: float | None = None  # monotonic time the open write transaction began
+        self._batched = 0  # transactions in the open batch
         self._refs = 0
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """An immediate (write-locking) transaction."""
-        with self._lock:
+    def _held(self, *, durable: bool = False) -> Iterator[None]:
+        """The connection, for this thread alone; on the way out an open batch is committed unless other
+        threads are waiting to add to it (and it is young and small enough)."""
+        if not self._lock.acquire(blocking=False):
+            with self._waiting_lock:
+                self._waiting += 1
+            self._lock.acquire()
+            with self._waiting_lock:
+                self._waiting -= 1
+        self._depth += 1
+        try:
+            yield
+        finally:
+            self._depth -= 1
             try:
-                self._conn.execute("BEGIN IMMEDIATE")
+                if self._depth == 0 and self._batch_started is not None and (
+                    durable
+                    or not self._waiting
+                    or not self._batch_window
+                    or self._batched >= self._batch_limit
+                    or time.monotonic() - self._batch_started >= self._batch_window
+                ):
+                    self._commit()
+            finally:
+                self._lock.release()
+
+    def _commit(self) -> None:
+        self._batch_started = None
+        try:
+            self._conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            raise StateError(f"state file {self.path}: {exc}") from None
+
+    @contextmanager
+    def transaction(self, *, durable: bool = False) -> Iterator[sqlite3.Connection]:
+        """An immediate (write-locking) transaction: all of it or none of it. ``durable``: committed (with
+        any batch it joined) before this returns."""
+        with self._held(durable=durable):
+            joined = self._batch_started is not None
+            try:
+                if joined:
+                    self._conn.execute("SAVEPOINT tx")
+                else:
+                    self._conn.execute("BEGIN IMMEDIATE")
+                    self._batch_started, self._batched = time.monotonic(), 0
             except sqlite3.Error as exc:
                 raise StateError(f"state file {self.path}: {exc}") from None
             try:
                 yield self._conn
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                if joined:  # undo this transaction only; the batch it joined stays
+                    self._conn.execute("ROLLBACK TO tx")
+                    self._conn.execute("RELEASE tx")
+                else:
+                    self._batch_started = None
+                    self._conn.execute("ROLLBACK")
                 raise
-            else:
-                self._conn.execute("COMMIT")
+            if joined:
+                self._conn.execute("RELEASE tx")
+            self._batched += 1
 
     @contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
+        """The connection for reads; they see this process's batched changes, committed or not."""
+        with self._held():
             yield self._conn
 
     def executescript(self, script: str) -> None:
-        with self._lock:
+        with self._held(durable=True):
+            if self._batch_started is not None:
+                self._commit()  # executescript would commit it anyway
             try:
                 self._conn.executescript(script)
             except sqlite3.DatabaseError as exc:
@@ -70,7 +140,9 @@ class Database:
         return self
 
     def close(self) -> None:
-        with self._lock:
+        with self._held(durable=True):
             self._refs -= 1
             if self._refs <= 0:
+                if self._batch_started is not None:
+                    self._commit()
                 self._conn.close()

@@ -154,7 +154,7 @@ class SyncRun:
     def run(self, confirm: Callable[[PlanStats], bool] | None = None) -> SyncReport:
         self.preflight()
         with exclusive(self.state_path):
-            db = Database(self.state_path)
+            db = Database(self.state_path, batch_window=0.05)  # this process owns the file: group commit
             queue = SqliteQueue(db)
             ledger = SqliteLedger(db)
             try:
