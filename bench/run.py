@@ -211,6 +211,7 @@ def main() -> int:
                     "s3migrate": (ours(), s3m_env),
                     "s3migrate-threshold-5MiB": (ours("--resumable-threshold", "5MiB"), s3m_env),  # the original's
                     "s3migrate-tuned": (ours("--threads", "8", "--chunk-size", "16MiB"), s3m_env),
+                    "s3migrate-workers-16": (ours("--workers", "16"), s3m_env),  # the default before session 5
                     "rclone-default": ([rclone, "copy", f"src:bench-src/{base}", f"dst:bench-dst/{base}"], rc_env),
                     "rclone-tuned": ([rclone, "copy", f"src:bench-src/{base}", f"dst:bench-dst/{base}",
                                       "--transfers", "64" if base == "small" else "8", "--checkers", "64",

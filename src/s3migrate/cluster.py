@@ -225,7 +225,8 @@ def run_send(
             report.bytes += planner.stats.bytes_to_copy
             report.largest = max(report.largest, planner.stats.largest)
         part = PartLayout.for_size(report.largest, settings.chunk_size).part_size if report.largest else 0
-        report.worker_memory = settings.workers * settings.threads * max(part, settings.chunk_size)
+        report.worker_memory = max(min(settings.workers * settings.threads * max(part, settings.chunk_size),
+                                       settings.max_memory), part)
         return report
     finally:
         queue.close()

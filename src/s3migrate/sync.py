@@ -117,6 +117,7 @@ class SyncRun:
         self.tracker = Tracker()
         self.cancelled = threading.Event()
         self._worker: Worker | None = None
+        self._queue: SqliteQueue | None = None
         pool = settings.workers * settings.threads + settings.workers + 4
         self.src_client = make_s3_client(self.src, max_pool_connections=pool)
         self.dst_client = make_s3_client(self.dst, max_pool_connections=pool)
@@ -150,12 +151,14 @@ class SyncRun:
         self.cancelled.set()
         if self._worker is not None:
             self._worker.cancelled.set()
+        if self._queue is not None:
+            self._queue.wake_receivers()
 
     def run(self, confirm: Callable[[PlanStats], bool] | None = None) -> SyncReport:
         self.preflight()
         with exclusive(self.state_path):
-            db = Database(self.state_path, batch_window=0.05)  # this process owns the file: group commit
-            queue = SqliteQueue(db)
+            db = Database(self.state_path, owned=True)  # under exclusive(): no other process writes to it
+            queue = self._queue = SqliteQueue(db)
             ledger = SqliteLedger(db)
             try:
                 return self._run(queue, ledger, confirm)
@@ -178,7 +181,8 @@ class SyncRun:
         )
         worker = Worker(
             queue, ledger, copier,
-            WorkerSettings.from_settings(settings),
+            # Idle workers are woken by the queue itself (work, returns, the end, cancel): no need to poll.
+            WorkerSettings.from_settings(settings, receive_wait=2.0),
             self.tracker,
         )
         self._worker = worker

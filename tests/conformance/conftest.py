@@ -23,18 +23,18 @@ from s3migrate.testing.aws import MotoServer
 QueueFactory = Callable[..., WorkQueue]
 
 
-def _batch_window(param: str) -> float:
-    """``sync`` opens its state file with group commit; ``sqlite://`` cluster backends commit every change."""
-    return 0.05 if param.endswith("group-commit") else 0.0
+def _owned(param: str) -> bool:
+    """``sync`` owns its state file (group commit, no polling); ``sqlite://`` cluster backends share theirs."""
+    return param.endswith("owned")
 
 
-@pytest.fixture(params=["sqlite", "sqlite-group-commit", "sqs"])
+@pytest.fixture(params=["sqlite", "sqlite-owned", "sqs"])
 def make_queue(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[QueueFactory]:
     created: list[WorkQueue] = []
 
     def factory(max_receives: int = 0) -> WorkQueue:
         if request.param.startswith("sqlite"):
-            db = Database(tmp_path / f"q{len(created)}.db", batch_window=_batch_window(request.param))
+            db = Database(tmp_path / f"q{len(created)}.db", owned=_owned(request.param))
             queue: WorkQueue = SqliteQueue(db, max_receives=max_receives)
         else:
             moto: MotoServer = request.getfixturevalue("moto_server")
@@ -55,11 +55,11 @@ def make_queue(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Queue
         queue.close()
 
 
-@pytest.fixture(params=["sqlite", "sqlite-group-commit", "dynamodb"])
+@pytest.fixture(params=["sqlite", "sqlite-owned", "dynamodb"])
 def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ledger]:
     backend: Ledger
     if request.param.startswith("sqlite"):
-        backend = SqliteLedger(Database(tmp_path / "ledger.db", batch_window=_batch_window(request.param)))
+        backend = SqliteLedger(Database(tmp_path / "ledger.db", owned=_owned(request.param)))
     else:
         moto: MotoServer = request.getfixturevalue("moto_server")
         client = moto.client("dynamodb")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 from tests.conformance.conftest import QueueFactory
@@ -73,3 +74,26 @@ def test_purge(make_queue: QueueFactory) -> None:
     queue.send(["a", "b"])
     queue.purge()
     assert not queue.counts().busy
+
+
+def test_a_waiting_receiver_gets_a_message_sent_during_its_wait(make_queue: QueueFactory) -> None:
+    queue = make_queue()
+    got: list[str] = []
+    receiver = threading.Thread(
+        target=lambda: got.extend(m.body for m in queue.receive(1, visibility_timeout=30, wait_seconds=5))
+    )
+    receiver.start()
+    time.sleep(0.3)
+    queue.send(["late"])
+    receiver.join(10)
+    assert got == ["late"]
+
+
+def test_a_waiting_receiver_gets_a_message_that_comes_due_during_its_wait(make_queue: QueueFactory) -> None:
+    queue = make_queue()
+    queue.send(["job"])
+    (first,) = queue.receive(1, visibility_timeout=1)
+    started = time.monotonic()
+    (again,) = queue.receive(1, visibility_timeout=30, wait_seconds=5)
+    assert again.body == "job" and again.receipt != first.receipt
+    assert time.monotonic() - started < 4

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from s3migrate.config import MIB, load_settings, parse_size
+from s3migrate.config import GIB, MIB, load_settings, parse_size
 from s3migrate.errors import ConfigError
 
 
@@ -31,7 +31,10 @@ def test_parse_size_round_trips_bytes(n: int) -> None:
 def test_defaults() -> None:
     s = load_settings({}, env={})
     assert s.chunk_size == 8 * MIB and s.resumable_threshold == 64 * MIB
-    assert s.memory_budget == s.workers * s.threads * s.chunk_size
+    assert s.workers == 64 and s.max_memory == 512 * MIB
+    assert s.memory_budget == 512 * MIB  # under 64 x 4 x 8 MiB: the cap holds
+    assert load_settings({"workers": 2}, env={}).memory_budget == 2 * 4 * 8 * MIB  # under the cap
+    assert load_settings({"max_memory": "1GiB"}, env={}).memory_budget == GIB
 
 
 def test_original_ini_keys_use_mib_and_foreign_keys_are_accepted(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from s3migrate.sqlite_db import Database
 
 @pytest.fixture
 def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(tmp_path / "state.db", batch_window=5.0).acquire()
+    database = Database(tmp_path / "state.db", owned=True, batch_window=5.0).acquire()
     database.executescript("CREATE TABLE t (k TEXT PRIMARY KEY)")
     yield database
     database.close()
@@ -124,7 +124,7 @@ def test_without_a_window_every_transaction_commits_even_with_waiters(tmp_path: 
 
 
 def test_many_threads_batch_and_nothing_is_lost(tmp_path: Path) -> None:
-    db = Database(tmp_path / "many.db", batch_window=0.05).acquire()
+    db = Database(tmp_path / "many.db", owned=True).acquire()
     db.executescript("CREATE TABLE t (k TEXT PRIMARY KEY)")
     commits = 0
     original = db._commit
@@ -151,7 +151,7 @@ def test_many_threads_batch_and_nothing_is_lost(tmp_path: Path) -> None:
 
 
 def test_close_commits_an_open_batch(tmp_path: Path) -> None:
-    db = Database(tmp_path / "close.db", batch_window=5.0).acquire()
+    db = Database(tmp_path / "close.db", owned=True, batch_window=5.0).acquire()
     db.executescript("CREATE TABLE t (k TEXT PRIMARY KEY)")
     db._waiting = 1  # as if a thread were about to join: the batch stays open
     insert(db, "a")

@@ -44,9 +44,12 @@ def transfer_options(func: Any) -> Any:
         click.option("--to-endpoint", help="S3-compatible endpoint URL of the destination (path-style)."),
         click.option("--from-region", help="Region of the source bucket."),
         click.option("--to-region", help="Region of the destination bucket."),
-        click.option("--workers", type=int, help="Objects copied in parallel (MaxParallelFile). [default: 16]"),
+        click.option("--workers", type=int, help="Objects copied in parallel (MaxParallelFile). [default: 64]"),
         click.option("--threads", type=int, help="Parts in parallel within one object (MaxThread). [default: 4]"),
-        click.option("--chunk-size", help="Part size, e.g. 8MiB; grown past 10,000 parts (ChunkSize). [default: 5MiB]"),
+        click.option("--chunk-size", help="Part size, e.g. 8MiB; grown past 10,000 parts (ChunkSize). [default: 8MiB]"),
+        click.option("--max-memory",
+                     help="Object data in flight at most, when less than workers x threads x chunk size. "
+                          "[default: 512MiB]"),
         click.option("--resumable-threshold",
                      help="At or under this size: one GET + one PUT (ResumableThreshold). [default: 64MiB]"),
         click.option("--storage-class", help="Destination storage class, e.g. STANDARD_IA (StorageClass)."),
@@ -217,7 +220,7 @@ def send(src: str | None, dst: str | None, config_file: Path | None, pairs_file:
                    f"(listed {stats.listed}, already there {stats.skipped}, ignored {stats.ignored})")
     click.echo(f"sent {report.jobs} jobs, {format_size(report.bytes)}; largest object {format_size(report.largest)}; "
                f"a worker needs about {format_size(report.worker_memory)} for data in flight "
-               f"({settings.workers} workers x {settings.threads} threads x part size)")
+               f"({settings.workers} workers x {settings.threads} threads x part size, at most --max-memory)")
 
 
 @cli.command()

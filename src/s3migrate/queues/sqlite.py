@@ -33,11 +33,18 @@ class SqliteQueue:
     """A WorkQueue in a SQLite file; several processes may share it."""
 
     def __init__(self, db: Database, *, max_receives: int = 0, poll_interval: float = 0.05) -> None:
-        """``max_receives`` > 0 moves a message to the dead letters on its next receive after that many."""
+        """``max_receives`` > 0 moves a message to the dead letters on its next receive after that many.
+
+        Idle receivers look at the table every ``poll_interval`` seconds for messages that other processes
+        sent or returned. When this process owns the file (``db.owned``, as in ``sync``) nothing changes it
+        behind this object's back: an idle receiver then looks once and sleeps until this process sends or
+        returns a message, or until the earliest invisible message comes due (a delayed retry)."""
         self._db = db.acquire()
         self._max_receives = max_receives
         self._poll = poll_interval
         self._changed = threading.Condition()  # wakes this process's idle receivers when work arrives
+        self._changes = 0  # sends and visibility changes by this process, counted under _changed
+        self._quiet: tuple[int, float] | None = None  # (changes, due): nothing visible before ``due`` as of then
         self._nudges = 0  # idle receivers return when this changes (the sender finished, then the queue ran empty)
         self._draining = False  # the sender is done: an ack that empties the queue nudges the receivers
         self._flowing = False  # the last receive found work: the next one skips the read-only look first
@@ -45,6 +52,7 @@ class SqliteQueue:
 
     def _wake(self) -> None:
         with self._changed:
+            self._changes += 1
             self._changed.notify_all()
 
     def send(self, bodies: Sequence[str]) -> None:
@@ -58,11 +66,12 @@ class SqliteQueue:
 
     def receive(self, max_messages: int, visibility_timeout: float, wait_seconds: float = 0.0) -> list[Message]:
         """Idle receivers look with a read (no write transaction, no WAL write) and sleep until this process
-        sends or returns a message, or the poll interval passes (other processes, expiring visibility)."""
+        sends or returns a message, or the next look is due (see ``__init__``)."""
         deadline = time.monotonic() + wait_seconds
         nudges = self._nudges
         while True:
-            if self._flowing or self._anything_visible():
+            changes = self._changes
+            if self._flowing or self._anything_visible(changes):
                 messages = self._receive_now(max_messages, visibility_timeout)
                 self._flowing = bool(messages)
                 if messages:
@@ -73,13 +82,26 @@ class SqliteQueue:
             if self._draining and self._empty():  # nothing more will come: no need to wait out the receive
                 return []
             with self._changed:
-                self._changed.wait(timeout=min(self._poll, remaining))
+                if self._changes == changes and self._nudges == nudges:
+                    self._changed.wait(timeout=min(self._next_look(), remaining))
 
-    def _anything_visible(self) -> bool:
+    def _next_look(self) -> float:
+        if not self._db.owned or self._quiet is None:
+            return self._poll
+        return max(0.0, self._quiet[1] - time.time())
+
+    def _anything_visible(self, changes: int) -> bool:
+        """Whether a message is visible now. In an owned file the answer stays valid until this process
+        changes the queue or the earliest invisible message comes due, so idle receivers do not ask again."""
+        now = time.time()
+        if self._db.owned and self._quiet is not None and self._quiet[0] == changes and now < self._quiet[1]:
+            return False
         with self._db.reading() as conn:
-            row = conn.execute("SELECT EXISTS (SELECT 1 FROM queue_messages WHERE visible_at <= ?)",
-                               (time.time(),)).fetchone()
-        return bool(row[0])
+            (due,) = conn.execute("SELECT MIN(visible_at) FROM queue_messages").fetchone()
+        if due is not None and due <= now:
+            return True
+        self._quiet = (changes, float("inf") if due is None else due)
+        return False
 
     def _empty(self) -> bool:
         with self._db.reading() as conn:
@@ -117,16 +139,17 @@ class SqliteQueue:
         with self._db.transaction() as conn:
             conn.execute("DELETE FROM queue_messages WHERE id = ? AND receipt = ?", (_message_id(receipt), receipt))
         if self._draining and self._empty():
-            self._nudge()
+            self.wake_receivers()
 
     def sender_done(self) -> None:
         """Nothing more will be sent by this process: from now on idle receivers return when the queue runs
         empty (and now), instead of at their wait's end, so a finished run ends at once. Before, an empty
         queue only means the sender is behind, and waking every receiver then would cost CPU for nothing."""
         self._draining = True
-        self._nudge()
+        self.wake_receivers()
 
-    def _nudge(self) -> None:
+    def wake_receivers(self) -> None:
+        """Idle receivers of this process return now, so their callers look whether to stop."""
         with self._changed:
             self._nudges += 1
             self._changed.notify_all()
@@ -137,8 +160,7 @@ class SqliteQueue:
                 "UPDATE queue_messages SET visible_at = ? WHERE id = ? AND receipt = ?",
                 (time.time() + timeout, _message_id(receipt), receipt),
             )
-        if timeout <= 0:
-            self._wake()
+        self._wake()  # returned now, or due at another time than idle receivers expect
 
     def counts(self) -> QueueCounts:
         now = time.time()

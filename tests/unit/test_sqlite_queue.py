@@ -1,0 +1,64 @@
+"""The embedded queue's idle receivers: in a file this process owns they look once and sleep until something
+changes; in a shared file they poll, since other processes may send."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from s3migrate.queues.sqlite import SqliteQueue
+from s3migrate.sqlite_db import Database
+
+
+def counting_reads(db: Database) -> list[int]:
+    """Count the reads the queue makes (each idle look is one)."""
+    reads = [0]
+    original = db.reading
+
+    @contextmanager
+    def reading() -> Iterator[Any]:
+        reads[0] += 1
+        with original() as conn:
+            yield conn
+
+    db.reading = reading  # type: ignore[method-assign]
+    return reads
+
+
+def test_an_idle_receiver_of_an_owned_file_does_not_poll(tmp_path: Path) -> None:
+    db = Database(tmp_path / "owned.db", owned=True)
+    queue = SqliteQueue(db)
+    reads = counting_reads(db)
+    looks = [0]
+    look = queue._anything_visible
+
+    def counting_look(changes: int) -> bool:
+        looks[0] += 1
+        return look(changes)
+
+    queue._anything_visible = counting_look  # type: ignore[method-assign]
+    assert queue.receive(1, visibility_timeout=30, wait_seconds=1.0) == []
+    assert looks[0] <= 2 and reads[0] <= 2  # it woke at most once, and asked the file at most once
+
+
+def test_an_idle_receiver_of_a_shared_file_polls(tmp_path: Path) -> None:
+    db = Database(tmp_path / "shared.db")
+    queue = SqliteQueue(db, poll_interval=0.05)
+    reads = counting_reads(db)
+    other = SqliteQueue(Database(tmp_path / "shared.db"))  # another process's handle on the same file
+    threading.Timer(0.3, lambda: other.send(["from elsewhere"])).start()
+    (message,) = queue.receive(1, visibility_timeout=30, wait_seconds=3.0)
+    assert message.body == "from elsewhere"
+    assert reads[0] >= 3
+
+
+def test_wake_receivers_returns_idle_receivers_at_once(tmp_path: Path) -> None:
+    queue = SqliteQueue(Database(tmp_path / "owned.db", owned=True))
+    threading.Timer(0.2, queue.wake_receivers).start()
+    started = time.monotonic()
+    assert queue.receive(1, visibility_timeout=30, wait_seconds=10.0) == []
+    assert time.monotonic() - started < 5
