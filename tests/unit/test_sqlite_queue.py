@@ -62,3 +62,33 @@ def test_wake_receivers_returns_idle_receivers_at_once(tmp_path: Path) -> None:
     started = time.monotonic()
     assert queue.receive(1, visibility_timeout=30, wait_seconds=10.0) == []
     assert time.monotonic() - started < 5
+
+
+def test_idle_receivers_of_a_shared_file_take_turns_to_poll(tmp_path: Path) -> None:
+    db = Database(tmp_path / "shared.db")
+    queue = SqliteQueue(db, poll_interval=0.05)
+    reads = counting_reads(db)
+    receivers = [threading.Thread(target=queue.receive, args=(1, 30, 1.0)) for _ in range(16)]
+    for receiver in receivers:
+        receiver.start()
+    for receiver in receivers:
+        receiver.join(10)
+    # one look per poll interval and receiver handover, not one per receiver: 16 x 20 = 320 before
+    assert reads[0] < 100
+
+
+def test_work_found_by_the_polling_receiver_reaches_the_others(tmp_path: Path) -> None:
+    queue = SqliteQueue(Database(tmp_path / "shared.db"), poll_interval=0.05)
+    other = SqliteQueue(Database(tmp_path / "shared.db"))
+    got: list[str] = []
+    receivers = [threading.Thread(target=lambda: got.extend(m.body for m in queue.receive(1, 30, 5.0)))
+                 for _ in range(4)]
+    for receiver in receivers:
+        receiver.start()
+    time.sleep(0.3)
+    other.send(["a", "b", "c", "d"])
+    started = time.monotonic()
+    for receiver in receivers:
+        receiver.join(10)
+    assert sorted(got) == ["a", "b", "c", "d"]
+    assert time.monotonic() - started < 2

@@ -35,10 +35,11 @@ class SqliteQueue:
     def __init__(self, db: Database, *, max_receives: int = 0, poll_interval: float = 0.05) -> None:
         """``max_receives`` > 0 moves a message to the dead letters on its next receive after that many.
 
-        Idle receivers look at the table every ``poll_interval`` seconds for messages that other processes
-        sent or returned. When this process owns the file (``db.owned``, as in ``sync``) nothing changes it
-        behind this object's back: an idle receiver then looks once and sleeps until this process sends or
-        returns a message, or until the earliest invisible message comes due (a delayed retry)."""
+        Idle receivers look at the table every ``poll_interval`` seconds (one of them at a time per process)
+        for messages that other processes sent or returned. When this process owns the file (``db.owned``,
+        as in ``sync``) nothing changes it behind this object's back: an idle receiver then looks once and
+        sleeps until this process sends or returns a message, or until the earliest invisible message comes
+        due (a delayed retry)."""
         self._db = db.acquire()
         self._max_receives = max_receives
         self._poll = poll_interval
@@ -48,6 +49,7 @@ class SqliteQueue:
         self._nudges = 0  # idle receivers return when this changes (the sender finished, then the queue ran empty)
         self._draining = False  # the sender is done: an ack that empties the queue nudges the receivers
         self._flowing = False  # the last receive found work: the next one skips the read-only look first
+        self._looking = False  # shared file: one idle receiver of this process polls it, the others wait
         self._db.executescript(_SCHEMA)
 
     def _wake(self) -> None:
@@ -71,10 +73,13 @@ class SqliteQueue:
         nudges = self._nudges
         while True:
             changes = self._changes
-            if self._flowing or self._anything_visible(changes):
+            flowing = self._flowing
+            if flowing or self._anything_visible(changes):
                 messages = self._receive_now(max_messages, visibility_timeout)
                 self._flowing = bool(messages)
                 if messages:
+                    if not flowing and not self._db.owned:
+                        self._wake()  # work arrived from elsewhere: the other idle receivers may take some
                     return messages
             remaining = deadline - time.monotonic()
             if remaining <= 0 or self._nudges != nudges:  # let the caller look whether its work is over
@@ -82,11 +87,22 @@ class SqliteQueue:
             if self._draining and self._empty():  # nothing more will come: no need to wait out the receive
                 return []
             with self._changed:
-                if self._changes == changes and self._nudges == nudges:
+                if self._changes != changes or self._nudges != nudges:
+                    continue
+                if self._db.owned:
                     self._changed.wait(timeout=min(self._next_look(), remaining))
+                elif self._looking:  # another idle receiver of this process looks at the file for all
+                    self._changed.wait(timeout=remaining)
+                else:
+                    self._looking = True
+                    try:
+                        self._changed.wait(timeout=min(self._poll, remaining))
+                    finally:
+                        self._looking = False
+                        self._changed.notify()  # let another idle receiver take the next look
 
     def _next_look(self) -> float:
-        if not self._db.owned or self._quiet is None:
+        if self._quiet is None:
             return self._poll
         return max(0.0, self._quiet[1] - time.time())
 
