@@ -15,7 +15,9 @@ import re
 from pathlib import Path
 
 # Frames in which a thread is waiting rather than working.
-_IDLE = re.compile(r"\b(wait|acquire|select|poll|recv_into|readinto|sleep|_wait_for_tstate_lock|_wait_for_lock|get)\b \(")
+_IDLE = re.compile(
+    r"\b(wait|acquire|select|poll|recv_into|readinto|sleep|_wait_for_tstate_lock|_wait_for_lock|get)\b \("
+)
 
 
 def main() -> int:
