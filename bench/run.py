@@ -7,6 +7,7 @@ on the same servers; ratios are what to read, since the machine is shared and no
 come from ``wait4`` on each child process.
 
     python bench/run.py [--runs 3] [--datasets small,large,huge,same-small,same-large,same-huge] [--gomemlimit 4GiB]
+    python bench/run.py --datasets small --latency 50     # every request held 50 ms, as between regions
 
 ``same-*`` datasets are the same-account case: one server, two buckets (s3migrate copies inside S3 there).
 """
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from delay import DelayRelay
 from s3migrate.testing.seaweed import SeaweedServer
 
 MIB = 1024 * 1024
@@ -113,7 +115,23 @@ def make_dataset(client: Any, bucket: str, name: str, local: Path) -> None:
         list(pool.map(one, range(count)))
 
 
-def rclone_env(src: SeaweedServer, dst: SeaweedServer) -> dict[str, str]:
+@dataclass(frozen=True)
+class Via:
+    """How the tools reach a server: directly, or through a proxy that adds latency (``--latency``)."""
+
+    endpoint_url: str
+    access_key: str
+    secret_key: str
+
+
+def reach(server: SeaweedServer, latency_ms: float) -> Via:
+    url = server.endpoint_url
+    if latency_ms:
+        url = DelayRelay("127.0.0.1", server.s3_port, latency_ms / 1000).start().endpoint_url
+    return Via(url, server.access_key, server.secret_key)
+
+
+def rclone_env(src: Via, dst: Via) -> dict[str, str]:
     env = dict(os.environ)
     for name, server in (("SRC", src), ("DST", dst)):
         env.update({
@@ -127,11 +145,11 @@ def rclone_env(src: SeaweedServer, dst: SeaweedServer) -> dict[str, str]:
     return env
 
 
-def s5cmd(server: SeaweedServer, *args: str) -> list[str]:
+def s5cmd(server: Via, *args: str) -> list[str]:
     return [shutil.which("s5cmd") or "s5cmd", "--endpoint-url", server.endpoint_url, *args]
 
 
-def s5cmd_env(server: SeaweedServer) -> dict[str, str]:
+def s5cmd_env(server: Via) -> dict[str, str]:
     return {**os.environ, "AWS_ACCESS_KEY_ID": server.access_key, "AWS_SECRET_ACCESS_KEY": server.secret_key,
             "AWS_REGION": "us-east-1"}
 
@@ -160,6 +178,9 @@ def main() -> int:
     parser.add_argument("--gomemlimit", default=None, help="GOMEMLIMIT for the SeaweedFS servers (default: none)")
     parser.add_argument("--s3migrate-args", default="", help="extra flags for s3migrate sync")
     parser.add_argument("--only", default="", help="comma-separated tool names to run")
+    parser.add_argument("--latency", type=float, default=0.0, metavar="MS",
+                        help="hold every answer this long in a relay before each server (bench/delay.py), as a far "
+                             "region's round trip does")
     parser.add_argument("--profile", default="", metavar="DIR",
                         help="also record one s3migrate run with py-spy (collapsed stacks; see bench/profile.py)")
     opts = parser.parse_args()
@@ -179,7 +200,8 @@ def main() -> int:
             f"[bdst]\naws_access_key_id = {dst.access_key}\naws_secret_access_key = {dst.secret_key}\n"
         )
         s3m_env = {**os.environ, "AWS_SHARED_CREDENTIALS_FILE": str(credentials), "AWS_CONFIG_FILE": "/dev/null"}
-        rc_env = rclone_env(src, dst)
+        src_via, dst_via = reach(src, opts.latency), reach(dst, opts.latency)  # what the tools talk to
+        rc_env = rclone_env(src_via, dst_via)
         rclone = shutil.which("rclone") or "rclone"
         src_client.create_bucket(Bucket="bench-same")  # the same-account case: a second bucket on the source
         for name in opts.datasets.split(","):
@@ -187,14 +209,15 @@ def main() -> int:
             base = name.removeprefix("same-")
             count, size = DATASETS[base]
             print(f"\n# dataset {name}: {count} x {size // 1024} KiB"
-                  f"{' (same account: one server, two buckets)' if same else ''}", flush=True)
+                  f"{' (same account: one server, two buckets)' if same else ''}"
+                  f"{f', +{opts.latency:g} ms per request' if opts.latency else ''}", flush=True)
             make_dataset(src_client, "bench-src", base, ram)
             target_client, target_bucket = (src_client, "bench-same") if same else (dst_client, "bench-dst")
 
             def ours(*extra: str, base: str = base, same: bool = same) -> list[str]:
-                target, profile, endpoint = (("bench-same", "bsrc", src) if same else ("bench-dst", "bdst", dst))
+                target, profile, endpoint = ("bench-same", "bsrc", src_via) if same else ("bench-dst", "bdst", dst_via)
                 return [sys.executable, "-m", "s3migrate", "sync", f"s3://bench-src/{base}", f"s3://{target}/{base}",
-                        "--from-profile", "bsrc", "--to-profile", profile, "--from-endpoint", src.endpoint_url,
+                        "--from-profile", "bsrc", "--to-profile", profile, "--from-endpoint", src_via.endpoint_url,
                         "--to-endpoint", endpoint.endpoint_url, "--state", str(root / "state.db"), "-y", *extra,
                         *opts.s3migrate_args.split()]
 
@@ -203,8 +226,8 @@ def main() -> int:
                 tools = {
                     "s3migrate": (ours(), s3m_env),
                     "rclone-default": ([rclone, "copy", f"src:bench-src/{base}", f"src:bench-same/{base}"], rc_env),
-                    "s5cmd-cp": (s5cmd(src, "--numworkers", "64", "cp", f"s3://bench-src/{base}/*",
-                                       f"s3://bench-same/{base}/"), s5cmd_env(src)),
+                    "s5cmd-cp": (s5cmd(src_via, "--numworkers", "64", "cp", f"s3://bench-src/{base}/*",
+                                       f"s3://bench-same/{base}/"), s5cmd_env(src_via)),
                 }
             else:
                 tools = {
@@ -218,11 +241,12 @@ def main() -> int:
                                       "--s3-no-head", "--s3-upload-concurrency", "8", "--s3-chunk-size", "16M"],
                                      rc_env),
                     "s5cmd-upload-from-ram (ceiling)": (
-                        s5cmd(dst, "--numworkers", "64", "cp", f"{ram / base}/*", f"s3://bench-dst/{base}/"),
-                        s5cmd_env(dst)),
+                        s5cmd(dst_via, "--numworkers", "64", "cp", f"{ram / base}/*", f"s3://bench-dst/{base}/"),
+                        s5cmd_env(dst_via)),
                     "s5cmd-download-to-ram": (
-                        s5cmd(src, "--numworkers", "64", "cp", f"s3://bench-src/{base}/*", f"{ram / 'down' / base}/"),
-                        s5cmd_env(src)),
+                        s5cmd(src_via, "--numworkers", "64", "cp", f"s3://bench-src/{base}/*",
+                              f"{ram / 'down' / base}/"),
+                        s5cmd_env(src_via)),
                 }
             for tool, (args, env) in tools.items():
                 if opts.only and tool.split(" ")[0] not in opts.only.split(","):
