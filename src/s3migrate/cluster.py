@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from s3migrate.config import Settings
@@ -53,9 +54,12 @@ class QueueBusyError(S3MigrateError):
     """The queue still has work; the original jobsender refused to send in that case too."""
 
 
-def _aws_client(service: str) -> Any:
+def _aws_client(service: str, connections: int = 10) -> Any:
+    """SQS, DynamoDB and SSM clients: botocore's standard retries, and a connection for each worker thread (a
+    smaller pool makes every thread past it open and drop a connection per call, with a warning each time)."""
+    config = Config(retries={"mode": "standard"}, max_pool_connections=max(10, connections))
     try:
-        return boto3.session.Session().client(service)  # type: ignore[call-overload]
+        return boto3.session.Session().client(service, config=config)  # type: ignore[call-overload]
     except BotoCoreError as exc:
         raise EndpointError(f"{service}: {describe(exc)} (set AWS_DEFAULT_REGION or a profile)") from None
 
@@ -64,25 +68,27 @@ def _sqlite_path(url: str) -> Path:
     return Path(url[len("sqlite:///"):])
 
 
-def open_queue(url: str) -> WorkQueue:
-    """``sqlite:///PATH`` | ``sqs://NAME`` | ``https://sqs.REGION.amazonaws.com/ACCOUNT/NAME`` | a bare name (SQS)."""
+def open_queue(url: str, connections: int = 10) -> WorkQueue:
+    """``sqlite:///PATH`` | ``sqs://NAME`` | ``https://sqs.REGION.amazonaws.com/ACCOUNT/NAME`` | a bare name (SQS).
+    ``connections``: threads that will use it at once."""
     if url.startswith("sqlite:///"):
         return SqliteQueue(Database(_sqlite_path(url)), max_receives=0)
     if url.startswith("sqs://"):
-        return SqsQueue.open(_aws_client("sqs"), url[len("sqs://"):])
+        return SqsQueue.open(_aws_client("sqs", connections), url[len("sqs://"):])
     if url.startswith(("https://", "http://")) or "://" not in url:
-        return SqsQueue.open(_aws_client("sqs"), url)
+        return SqsQueue.open(_aws_client("sqs", connections), url)
     raise ConfigError(f"unknown queue {url!r} (use sqlite:///PATH, sqs://NAME or an SQS queue URL)")
 
 
-def open_ledger(url: str) -> Ledger:
-    """``sqlite:///PATH`` | ``dynamodb://TABLE`` | a bare table name (DynamoDB)."""
+def open_ledger(url: str, connections: int = 10) -> Ledger:
+    """``sqlite:///PATH`` | ``dynamodb://TABLE`` | a bare table name (DynamoDB). ``connections``: threads that
+    will use it at once."""
     if url.startswith("sqlite:///"):
         return SqliteLedger(Database(_sqlite_path(url)))
     table = url[len("dynamodb://"):] if url.startswith("dynamodb://") else url
     if "://" in table or not table:
         raise ConfigError(f"unknown ledger {url!r} (use sqlite:///PATH or dynamodb://TABLE)")
-    client = _aws_client("dynamodb")
+    client = _aws_client("dynamodb", connections)
     try:
         client.describe_table(TableName=table)
     except ClientError as exc:
@@ -252,7 +258,8 @@ class WorkRun:
         settings = self.settings
         if not settings.queue or not settings.ledger:
             raise ConfigError("--queue and --ledger are required (or sqs_queue_name / table_queue_name)")
-        queue, ledger = open_queue(settings.queue), open_ledger(settings.ledger)
+        threads = settings.workers + 2  # the workers, the heartbeat, the metrics
+        queue, ledger = open_queue(settings.queue, threads), open_ledger(settings.ledger, threads)
         copier = build_copier(settings)
         worker = Worker(
             queue, ledger, copier,

@@ -91,8 +91,8 @@ class WorkerRuntime:
         settings = load_settings({}, None, env)
         if not settings.ledger:
             raise ConfigError("table_queue_name is not set")
-        sqs = open_queue(settings.queue) if settings.queue else None
-        return cls(settings, open_ledger(settings.ledger), build_copier(settings), sqs)
+        sqs = open_queue(settings.queue, settings.workers) if settings.queue else None
+        return cls(settings, open_ledger(settings.ledger, settings.workers), build_copier(settings), sqs)
 
 
 _runtime: WorkerRuntime | None = None
