@@ -15,7 +15,7 @@ transaction commits at once, and a batch never stays open longer than ``batch_wi
 earlier: the batch is a tail of this connection's changes, in order, so an ``ack`` is never durable without
 the ``complete`` before it. Files shared by several processes (``sqlite://`` queues and ledgers of a cluster)
 commit every transaction, so that a busy process does not keep the write lock from the others.
-Callers that must not lose a change pass ``durable=True``.
+``close`` commits what is open.
 """
 
 from __future__ import annotations
@@ -100,10 +100,9 @@ class Database:
             raise StateError(f"state file {self.path}: {exc}") from None
 
     @contextmanager
-    def transaction(self, *, durable: bool = False) -> Iterator[sqlite3.Connection]:
-        """An immediate (write-locking) transaction: all of it or none of it. ``durable``: committed (with
-        any batch it joined) before this returns."""
-        with self._held(durable=durable):
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """An immediate (write-locking) transaction: all of it or none of it."""
+        with self._held():
             joined = self._batch_started is not None
             try:
                 if joined:

@@ -1,5 +1,5 @@
 """Group commit in the state file: batches only form while threads wait, stay atomic per transaction,
-and everything is committed once nobody waits (or on ``durable``/``close``)."""
+and everything is committed once nobody waits (or on ``close``)."""
 
 from __future__ import annotations
 
@@ -31,8 +31,8 @@ def committed(db: Database) -> set[str]:
         other.close()
 
 
-def insert(db: Database, key: str, **kwargs: bool) -> None:
-    with db.transaction(**kwargs) as conn:
+def insert(db: Database, key: str) -> None:
+    with db.transaction() as conn:
         conn.execute("INSERT INTO t VALUES (?)", (key,))
 
 
@@ -98,15 +98,6 @@ def test_reads_see_the_open_batch(db: Database) -> None:
     thread.join(10)
     assert seen == [1]
     assert committed(db) == {"a"}  # the reader was the last to hold the connection: it committed
-
-
-def test_durable_commits_even_while_others_wait(db: Database) -> None:
-    db._waiting = 1  # as if another thread were about to join
-    insert(db, "a")
-    assert committed(db) == set()  # left open for the waiter
-    insert(db, "b", durable=True)
-    assert committed(db) == {"a", "b"}
-    db._waiting = 0
 
 
 def test_without_a_window_every_transaction_commits_even_with_waiters(tmp_path: Path) -> None:
