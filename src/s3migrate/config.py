@@ -90,10 +90,11 @@ class Settings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    # 64, not 16: on 2,000 x 64 KiB (medians of 3-4, same servers) 16, 64 and 128 workers took 4.9, 4.1 and 3.9 s
-    # with less CPU on both sides as concurrency grew; 8 x 64 MiB and 768 MiB were the same at 16 and 64 once idle
-    # workers stopped polling the queue. Far endpoints (tens of ms per request) gain more. Memory does not grow with
-    # it: ``max_memory`` caps the data in flight.
+    # 64, not 16: with 20 ms added to every answer (bench/run.py --latency 20), 2,000 x 64 KiB took 6.15 s with 64
+    # workers and 8.90 s with 16. On 127.0.0.1 without latency the two are within the noise (4.07 s against 3.87 s,
+    # medians of 5, 64 using 0.24 s more CPU; another run 4.1 s against 4.9 s), and 8 x 64 MiB and 768 MiB are the
+    # same once idle workers stopped polling the queue. Memory does not grow with it: ``max_memory`` caps the data
+    # in flight.
     workers: int = Field(64, ge=1, le=1024, description="objects copied in parallel (MaxParallelFile)")
     threads: int = Field(4, ge=1, le=256, description="parts in parallel within one object (MaxThread)")
     # 8 MiB, not the original's 5 MB: on one 768 MiB object (bench/run.py, medians of 3, 4 threads) 5 MiB parts took
