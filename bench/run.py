@@ -7,7 +7,7 @@ on the same servers; ratios are what to read, since the machine is shared and no
 come from ``wait4`` on each child process.
 
     python bench/run.py [--runs 3] [--datasets small,large,huge,same-small,same-large,same-huge] [--gomemlimit 4GiB]
-    python bench/run.py --datasets small --latency 50     # every request held 50 ms, as between regions
+    python bench/run.py --datasets small --latency 50     # every answer held 50 ms, as between regions
 
 ``same-*`` datasets are the same-account case: one server, two buckets (s3migrate copies inside S3 there).
 """
@@ -117,7 +117,7 @@ def make_dataset(client: Any, bucket: str, name: str, local: Path) -> None:
 
 @dataclass(frozen=True)
 class Via:
-    """How the tools reach a server: directly, or through a proxy that adds latency (``--latency``)."""
+    """How the tools reach a server: directly, or through a relay that adds latency (``--latency``)."""
 
     endpoint_url: str
     access_key: str

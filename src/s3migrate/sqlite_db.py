@@ -60,7 +60,7 @@ class Database:
         self._refs = 0
 
     @contextmanager
-    def _held(self, *, durable: bool = False) -> Iterator[None]:
+    def _held(self) -> Iterator[None]:
         """The connection, for this thread alone; on the way out an open batch is committed unless other
         threads are waiting to add to it (and it is young and small enough)."""
         if not self._lock.acquire(blocking=False):
@@ -72,8 +72,7 @@ class Database:
             self._depth -= 1
             try:
                 if self._depth == 0 and self._batch_started is not None and (
-                    durable
-                    or not self._waiting
+                    not self._waiting
                     or not self.owned
                     or self._batched >= self._batch_limit
                     or time.monotonic() - self._batch_started >= self._batch_window
@@ -133,7 +132,7 @@ class Database:
             yield self._conn
 
     def executescript(self, script: str) -> None:
-        with self._held(durable=True):
+        with self._held():
             if self._batch_started is not None:
                 self._commit()  # executescript would commit it anyway
             try:
@@ -147,7 +146,7 @@ class Database:
         return self
 
     def close(self) -> None:
-        with self._held(durable=True):
+        with self._held():
             self._refs -= 1
             if self._refs <= 0:
                 if self._batch_started is not None:

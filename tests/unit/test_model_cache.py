@@ -43,6 +43,7 @@ def test_the_s3_model_comes_back_equal_and_in_order_without_parsing(tmp_path: Pa
     second = CachedJSONFileLoader(tmp_path).load_file(path)
     assert len(parses) == 1  # from the cache
     assert second == first
+    assert type(first["shapes"]) is dict and type(second["shapes"]) is dict  # the same kind on every run
     assert list(second["shapes"]) == list(first["shapes"])
     assert list(second["operations"]["PutObject"]) == list(first["operations"]["PutObject"])
 

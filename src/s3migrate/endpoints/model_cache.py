@@ -1,12 +1,13 @@
 """botocore's model files, parsed once per version of them instead of once per run.
 
 Building the first S3 client parses about 1.8 MB of JSON (the S3 model, its endpoint rules, the partitions):
-about 0.1 s of every run's start, which is most of a short run's difference to the Go tools. The parsed data
+about 0.1 s of every run's start, a fifth of the fixed cost that short runs pay and the Go tools do not. The parsed data
 is kept with ``marshal`` under the user's cache directory (loading it takes about a tenth of parsing the JSON, and
 a fifth of unpickling the OrderedDicts botocore parses it into), keyed by the file's path, size, mtime, botocore's
-and Python's versions, so an upgrade misses and parses again. The cached data has plain dicts, which keep
-order as OrderedDicts do; botocore's model only iterates them. The directory is used only when it belongs to
-this user and nobody else may write to it; any problem with it means parsing as before, never a failure.
+and Python's versions, so an upgrade misses and parses again. The data has plain dicts on every run, the first
+one included; they keep order as OrderedDicts do, and botocore's model only iterates them. The directory is used
+only when it belongs to this user and nobody else may write to it; any problem with it means parsing as before,
+never a failure.
 """
 
 from __future__ import annotations
@@ -67,9 +68,11 @@ class CachedJSONFileLoader(JSONFileLoader):
                 pass
             except Exception as exc:  # a torn or foreign file: parse the source again and replace it
                 log.debug("model cache %s unusable: %s", cached, exc)
-            data = super().load_file(file_path)
-            if data is not None:
-                self._store(cached, data)
+            parsed = super().load_file(file_path)
+            if parsed is None:
+                return None
+            data = _plain(parsed)  # the same kind of data on the first run as on the cached ones
+            self._store(cached, data)
             return data
         return None
 
@@ -79,7 +82,7 @@ class CachedJSONFileLoader(JSONFileLoader):
             fd, temporary = tempfile.mkstemp(dir=self._directory, suffix=".tmp")
             try:
                 with os.fdopen(fd, "wb") as handle:
-                    handle.write(marshal.dumps(_plain(data)))
+                    handle.write(marshal.dumps(data))
                 os.replace(temporary, cached)
             except BaseException:
                 os.unlink(temporary)

@@ -90,7 +90,7 @@ class SqliteQueue:
                 if self._changes != changes or self._nudges != nudges:
                     continue
                 if self._db.owned:
-                    self._changed.wait(timeout=min(self._next_look(), remaining))
+                    self._changed.wait(timeout=min(self._next_look(changes), remaining))
                 elif self._looking:  # another idle receiver of this process looks at the file for all
                     self._changed.wait(timeout=remaining)
                 else:
@@ -101,8 +101,9 @@ class SqliteQueue:
                         self._looking = False
                         self._changed.notify()  # let another idle receiver take the next look
 
-    def _next_look(self) -> float:
-        if self._quiet is None:
+    def _next_look(self, changes: int) -> float:
+        """Owned file: sleep until the earliest invisible message comes due, if the last look is still current."""
+        if self._quiet is None or self._quiet[0] != changes:
             return self._poll
         return max(0.0, self._quiet[1] - time.time())
 
