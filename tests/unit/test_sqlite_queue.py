@@ -92,3 +92,47 @@ def test_work_found_by_the_polling_receiver_reaches_the_others(tmp_path: Path) -
         receiver.join(10)
     assert sorted(got) == ["a", "b", "c", "d"]
     assert time.monotonic() - started < 2
+
+
+def test_an_owned_file_keeps_count_of_its_messages(tmp_path: Path) -> None:
+    """After the sender is done every ack asks whether the queue ran empty: an owned file answers from its
+    own count, which must follow sends, acks (stale receipts remove nothing), dead letters and purges."""
+    db = Database(tmp_path / "owned.db", owned=True)
+    queue = SqliteQueue(db, max_receives=1)
+
+    def table_size() -> int:
+        with db.reading() as conn:
+            return int(conn.execute("SELECT COUNT(*) FROM queue_messages").fetchone()[0])
+
+    queue.send(["a", "b", "c"])
+    assert not queue._empty()
+    first, _ = queue.receive(2, visibility_timeout=0)
+    queue.ack(first.receipt)
+    queue.ack(first.receipt)  # again: already gone, removes nothing
+    queue.ack("999:stale")
+    reads = counting_reads(db)
+    assert not queue._empty() and reads[0] == 0  # answered without asking the file
+    assert table_size() == 2
+    (third,) = queue.receive(1, visibility_timeout=30)  # "b" was received once already: a dead letter now
+    assert third.body == "c"
+    assert table_size() == 1 and not queue._empty()
+    queue.purge()
+    assert table_size() == 0 and queue._empty()
+    queue.send(["d"])
+    assert not queue._empty()
+    queue.sender_done()
+    (message,) = queue.receive(1, visibility_timeout=30)
+    queue.ack(message.receipt)
+    started = time.monotonic()
+    assert queue.receive(1, visibility_timeout=30, wait_seconds=10.0) == []  # drained: returns at once
+    assert time.monotonic() - started < 1
+
+
+def test_a_shared_file_counts_what_other_processes_did(tmp_path: Path) -> None:
+    queue = SqliteQueue(Database(tmp_path / "shared.db"))
+    other = SqliteQueue(Database(tmp_path / "shared.db"))
+    queue.send(["a"])
+    assert not queue._empty()
+    (message,) = other.receive(1, visibility_timeout=30)
+    other.ack(message.receipt)
+    assert queue._empty()
