@@ -219,8 +219,11 @@ def run_send(
                            src.endpoint_url, src.credentials)
             dst = Endpoint(S3Location(mapping.dst_bucket, mapping.dst_list_prefix), dst.profile, dst.region,
                            dst.endpoint_url, dst.credentials)
+            src_client, dst_client = make_s3_client(src), make_s3_client(dst)
+            if clients_share_service(src_client, src.endpoint_url, dst_client, dst.endpoint_url):
+                mapping.check_not_inside_source(ignore)
             check_both_listable(src, dst)
-            planner = Planner(make_s3_client(src), make_s3_client(dst), mapping, ignore, list_width=settings.list_width)
+            planner = Planner(src_client, dst_client, mapping, ignore, list_width=settings.list_width)
             if settings.jobsender_compare_version_id:
                 recorded = dict(ledger.destination_keys(mapping.dst_bucket))
                 planner.strategy = SizeAndVersion(recorded, mapping.dst_key)

@@ -192,6 +192,11 @@ def describe(exc: BaseException) -> str:
     return text
 
 
+def names_missing_object(exc: BaseException) -> bool:
+    """Whether S3 answered that the object (or version) does not exist."""
+    return isinstance(exc, ClientError) and error_code(exc) in _MISSING_CODES
+
+
 def translate_transfer_error(exc: BaseException, what: str) -> TransferError:
     """Wrap a botocore/network exception raised while copying one object."""
     if isinstance(exc, TransferError):
@@ -200,7 +205,7 @@ def translate_transfer_error(exc: BaseException, what: str) -> TransferError:
     text = f"{what}: {describe(exc)}"
     if disposition is Disposition.SOURCE_CHANGED:
         return SourceChangedError(f"source changed during the copy ({text})")
-    if isinstance(exc, ClientError) and error_code(exc) in _MISSING_CODES and what.startswith("source"):
+    if names_missing_object(exc) and what.startswith("source"):
         return SourceMissingError(text)
     return TransferError(text, disposition)
 

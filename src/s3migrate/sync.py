@@ -121,6 +121,10 @@ class SyncRun:
         pool = settings.workers * settings.threads + settings.workers + 4
         self.src_client = make_s3_client(self.src, max_pool_connections=pool)
         self.dst_client = make_s3_client(self.dst, max_pool_connections=pool)
+        self.same_service = clients_share_service(self.src_client, self.src.endpoint_url, self.dst_client,
+                                                  self.dst.endpoint_url)
+        if self.same_service:
+            KeyMapping.folders(self.src.location, self.dst.location).check_not_inside_source(self.ignore)
 
     def preflight(self) -> None:
         check_both_listable(self.src, self.dst)
@@ -176,8 +180,7 @@ class SyncRun:
         copier = ObjectCopier(
             self.src_client, self.dst_client, TransferOptions.from_settings(settings), budget,
             part_workers=settings.workers * settings.threads,
-            same_service=clients_share_service(self.src_client, self.src.endpoint_url, self.dst_client,
-                                               self.dst.endpoint_url),
+            same_service=self.same_service,
         )
         worker = Worker(
             queue, ledger, copier,

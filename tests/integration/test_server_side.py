@@ -65,6 +65,25 @@ def test_refused_server_side_copy_streams_instead(accounts: tuple[Account, Accou
         assert read(a.client(), dst, key.replace("data/", "copy/", 1)) == data
 
 
+def test_a_source_copy_object_cannot_find_streams(accounts: tuple[Account, Account], aws_profiles: Path,
+                                                   tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A listed key that CopyObject answers NoSuchKey for (SeaweedFS for "folder/" markers) streams instead, and
+    server-side copy stays on for the others."""
+    monkeypatch.chdir(tmp_path)
+    a, _ = accounts
+    src, dst = two_buckets(a)
+    objects = {f"data/f{i}.txt": put(a.client(), src, f"data/f{i}.txt", 3000 + i) for i in range(4)}
+    a.client().put_object(Bucket=src, Key="data/folder/", Body=b"")
+    with FaultProxy(a.endpoint) as proxy:
+        proxy.rules.append(Rule(method="PUT", pattern=f"/{dst}/copy/f2.txt", status=404, times=1))
+        sync_same_account(proxy, src, dst, "--workers", "1")
+        streamed = [p for p in proxy.paths if p.startswith(f"GET /{src}/data/")]
+        assert all("f2.txt" in p or "folder" in p for p in streamed) and any("f2.txt" in p for p in streamed)
+    for key, data in objects.items():
+        assert read(a.client(), dst, key.replace("data/", "copy/", 1)) == data
+    assert a.client().head_object(Bucket=dst, Key="copy/folder/")["ContentLength"] == 0
+
+
 def test_server_side_copy_can_be_switched_off(accounts: tuple[Account, Account], aws_profiles: Path, tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)

@@ -159,6 +159,18 @@ def test_bad_input_is_one_line_and_exit_2(env: Any, buckets: tuple[str, str], ar
     assert keys(b.client(), dst_bucket) == {}
 
 
+def test_a_destination_inside_the_source_is_refused(env: Any, buckets: tuple[str, str]) -> None:
+    a, _b = env
+    src_bucket, _ = buckets
+    put(a.client(), src_bucket, "data/k", 10)
+    same = ["--from-profile", "src", "--to-profile", "src", "--from-endpoint", a.endpoint, "--to-endpoint", a.endpoint]
+    for dst in (f"s3://{src_bucket}/data/backup", f"s3://{src_bucket}/data/"):
+        result = run_cli("sync", f"s3://{src_bucket}/data", dst, *same)
+        assert result.returncode == 2 and no_traceback(result), result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert keys(a.client(), src_bucket) == {"data/k": 10}
+
+
 def test_wrong_credentials_and_unreachable_endpoint(env: Any, buckets: tuple[str, str], tmp_path: Path) -> None:
     a, b = env
     src_bucket, dst_bucket = buckets

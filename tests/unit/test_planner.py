@@ -95,3 +95,31 @@ def test_size_and_version_strategy() -> None:
     decision = strategy.decide(newer, ListedObject("k", 5))
     assert decision.action is Action.COPY and "v2" in decision.reason
     assert strategy.decide(ListedObject("k", 5), ListedObject("k", 5)).action is Action.SKIP  # unversioned
+
+
+def test_a_destination_the_source_listing_includes_is_refused() -> None:
+    import pytest
+
+    from s3migrate.endpoints.location import S3Location
+    from s3migrate.errors import ConfigError
+    from s3migrate.planner.mapping import KeyMapping
+
+    def folders(src: str, dst: str) -> KeyMapping:
+        return KeyMapping.folders(S3Location.parse(src), S3Location.parse(dst))
+
+    with pytest.raises(ConfigError, match="inside the source"):
+        folders("s3://aaa/data", "s3://aaa/data/backup").check_not_inside_source(IgnoreRules())
+    with pytest.raises(ConfigError, match="inside the source"):
+        folders("s3://aaa", "s3://aaa/copy").check_not_inside_source(IgnoreRules())
+    with pytest.raises(ConfigError, match="same place"):
+        folders("s3://aaa/data/", "s3://aaa/data").check_not_inside_source(IgnoreRules())
+    with pytest.raises(ConfigError, match="same place"):
+        KeyMapping.original_pair("aaa", "data", "aaa", "").check_not_inside_source(IgnoreRules())
+    with pytest.raises(ConfigError, match="inside the source"):
+        KeyMapping.original_pair("aaa", "", "aaa", "backup").check_not_inside_source(IgnoreRules())
+    # Not overlapping: another bucket, a sibling prefix that merely starts alike, the source inside the destination.
+    folders("s3://aaa/data", "s3://bbb/data").check_not_inside_source(IgnoreRules())
+    folders("s3://aaa/data", "s3://aaa/data2").check_not_inside_source(IgnoreRules())
+    folders("s3://aaa/data/sub", "s3://aaa/data").check_not_inside_source(IgnoreRules())
+    # Left out of the source by an ignore rule: allowed.
+    folders("s3://aaa/data", "s3://aaa/data/backup").check_not_inside_source(IgnoreRules(["aaa/data/backup/*"]))

@@ -24,7 +24,7 @@ from s3migrate.engine.context import CopyContext, CopyResult
 from s3migrate.engine.digest import etag_digest
 from s3migrate.engine.multipart import ServerSideRefused
 from s3migrate.engine.options import TransferOptions
-from s3migrate.errors import IntegrityError, server_side_refusal, translate_transfer_error
+from s3migrate.errors import IntegrityError, names_missing_object, server_side_refusal, translate_transfer_error
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +95,11 @@ class ServerSideCopy:
             code = server_side_refusal(exc)
             if code is not None:
                 self._refused(job.describe(), code)
+                return None
+            if names_missing_object(exc):
+                # The key was listed: some S3-compatibles (SeaweedFS) cannot name a "folder/" marker object as a
+                # copy source. Stream this object; its GET tells whether the source is really gone.
+                log.info("server-side copy of %s: the source was not found; streaming it instead", job.describe())
                 return None
             raise translate_transfer_error(exc, "server-side CopyObject") from None
         self._worked()

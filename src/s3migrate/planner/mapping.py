@@ -17,6 +17,7 @@ from typing import Any
 
 from s3migrate.endpoints.location import S3Location
 from s3migrate.errors import ConfigError
+from s3migrate.planner.ignore import IgnoreRules
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,23 @@ class KeyMapping:
 
     def describe(self) -> str:
         return f"s3://{self.src_bucket}/{self.src_list_prefix} -> s3://{self.dst_bucket}/{self.dst_list_prefix}"
+
+    def check_not_inside_source(self, ignore: IgnoreRules) -> None:
+        """For two buckets of one service: refuse a destination that the source listing includes. Every run
+        would then copy its own copies again (``s3://a/data`` -> ``s3://a/data/backup`` makes
+        ``data/backup/backup/...`` next time), or copy every object onto itself. An ignore rule that leaves the
+        destination out of the source makes it safe."""
+        if self.src_bucket != self.dst_bucket or not self.dst_list_prefix.startswith(self.src_list_prefix):
+            return
+        src = f"s3://{self.src_bucket}/{self.src_list_prefix}"
+        dst = f"s3://{self.dst_bucket}/{self.dst_list_prefix}"
+        if self.dst_list_prefix == self.src_list_prefix and self.src_cut == self.dst_cut:
+            raise ConfigError(f"the source and the destination are the same place ({src})")
+        if ignore.ignores(self.dst_bucket, self.dst_list_prefix + "s3migrate-probe"):
+            return
+        raise ConfigError(f"the destination {dst} is inside the source {src}: every run would copy its own copies "
+                          "again; choose a destination outside the source, or leave it out with an --ignore-file "
+                          f"pattern such as {self.dst_bucket}/{self.dst_list_prefix}*")
 
 
 def parse_pairs(text: str, source: str) -> list[KeyMapping]:
