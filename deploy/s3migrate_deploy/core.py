@@ -126,10 +126,11 @@ class MigrationCore(Construct):
         if listing_only:
             return
         if self.settings.job_type == "PUT":  # this account reads the source
-            actions = ["s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectAttributes"]
+            actions = ["s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectAttributes", "s3:GetObjectTagging",
+                       "s3:GetObjectVersionTagging"]  # tags are copied too (CopyTags, on by default)
         else:  # this account writes the destination
-            actions = ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts",
-                       "s3:DeleteObject"]
+            actions = ["s3:PutObject", "s3:PutObjectTagging", "s3:GetObject", "s3:AbortMultipartUpload",
+                       "s3:ListMultipartUploadParts", "s3:DeleteObject"]
             iam.Grant.add_to_principal(grantee=grantee, actions=["s3:ListBucketMultipartUploads"],
                                        resource_arns=bucket_arns)
         iam.Grant.add_to_principal(grantee=grantee, actions=actions, resource_arns=object_arns)

@@ -140,6 +140,7 @@ class Settings(BaseModel):
     update_version_id: bool = Field(False, description="read and record the source versionId before a job starts")
     verify_md5_twice: bool = Field(False, description="re-read and check parts sent by an earlier attempt")
     server_side_copy: bool = Field(True, description="CopyObject inside S3 when the destination can read the source")
+    copy_tags: bool = Field(True, description="copy each object's tags (one GetObjectTagging per tagged object)")
     # Server-side copies: one CopyObject up to the cutoff (S3's limit is 5 GiB; one request was 1.5x faster than
     # 64 MiB UploadPartCopy parts on a 768 MiB object, as rclone's --s3-copy-cutoff also assumes), resumable
     # UploadPartCopy parts above it. A part costs no memory here, so the parts are bigger than streamed ones.
@@ -199,7 +200,7 @@ class Settings(BaseModel):
 
 _SIZE_FIELDS = {"chunk_size", "resumable_threshold", "copy_cutoff", "copy_part_size", "max_memory"}
 _BOOL_FIELDS = {"clean_unfinished_upload", "jobsender_compare_version_id", "get_object_with_version_id",
-                "update_version_id", "verify_md5_twice", "server_side_copy"}
+                "update_version_id", "verify_md5_twice", "server_side_copy", "copy_tags"}
 _INT_FIELDS = {"workers", "threads", "max_retries", "list_width"}
 
 # Original Longbow key -> (our field, unit of a bare number for sizes).

@@ -87,6 +87,7 @@ def test_least_privilege(synthesized: dict[str, Any], stack: str) -> None:
     assert "arn:aws:s3:::your-source-bucket/*" in text.replace('"', "").replace(",", "") or \
         "your-source-bucket/*" in text
     assert "s3:PutObject" not in text
+    assert "s3:GetObjectTagging" in text  # tags are copied (s3migrate fails a tagged object it cannot read them of)
     assert "parameter/s3_migration_credentials" in text
 
 

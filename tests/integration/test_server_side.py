@@ -38,6 +38,7 @@ def test_same_account_copies_inside_s3(accounts: tuple[Account, Account], aws_pr
     objects = {f"data/f{i}.txt": put(a.client(), src, f"data/f{i}.txt", 1000 + i, ContentType="text/plain",
                                      Metadata={"owner": "me"}) for i in range(5)}
     objects["data/big.bin"] = put(a.client(), src, "data/big.bin", 12 * MIB + 5)  # above the multipart threshold
+    a.client().put_object_tagging(Bucket=src, Key="data/f0.txt", Tagging={"TagSet": [{"Key": "team", "Value": "x"}]})
     with FaultProxy(a.endpoint) as proxy:
         sync_same_account(proxy, src, dst)
         source_reads = [p for p in proxy.paths if p.startswith(f"GET /{src}/data/")]
@@ -48,6 +49,7 @@ def test_same_account_copies_inside_s3(accounts: tuple[Account, Account], aws_pr
         assert read(a.client(), dst, copied) == data
     head = a.client().head_object(Bucket=dst, Key="copy/f1.txt")
     assert head["ContentType"] == "text/plain" and head["Metadata"] == {"owner": "me"}
+    assert a.client().get_object_tagging(Bucket=dst, Key="copy/f0.txt")["TagSet"] == [{"Key": "team", "Value": "x"}]
 
 
 def test_refused_server_side_copy_streams_instead(accounts: tuple[Account, Account], aws_profiles: Path,

@@ -159,6 +159,33 @@ def test_bad_input_is_one_line_and_exit_2(env: Any, buckets: tuple[str, str], ar
     assert keys(b.client(), dst_bucket) == {}
 
 
+def test_object_tags_are_copied_unless_switched_off(env: Any, buckets: tuple[str, str]) -> None:
+    """Tags travel with the object on every path (streamed, buffered, multipart); GET only says how many there
+    are, so each tagged object costs one GetObjectTagging."""
+    a, b = env
+    src_bucket, dst_bucket = buckets
+    tags = [{"Key": "k x", "Value": "v=1 + a/b:c@d"}, {"Key": "empty", "Value": ""}, {"Key": "uni", "Value": "文件"}]
+    for key, size in (("data/small.txt", 100), ("data/multi.bin", 13 * MIB + 7), ("data/untagged.txt", 5)):
+        put(a.client(), src_bucket, key, size)
+        if "untagged" not in key:
+            a.client().put_object_tagging(Bucket=src_bucket, Key=key, Tagging={"TagSet": tags})
+
+    def tag_sets(prefix: str) -> dict[str, list[dict[str, str]]]:
+        return {key: sorted(b.client().get_object_tagging(Bucket=dst_bucket, Key=f"{prefix}/{key}")["TagSet"],
+                            key=lambda t: t["Key"])
+                for key in ("small.txt", "multi.bin", "untagged.txt")}
+
+    result = run_cli(*sync_args(env, f"s3://{src_bucket}/data", f"s3://{dst_bucket}/with",
+                                "--resumable-threshold", "5MiB"))
+    assert result.returncode == 0, result.stderr
+    expected = sorted(tags, key=lambda t: t["Key"])
+    assert tag_sets("with") == {"small.txt": expected, "multi.bin": expected, "untagged.txt": []}
+    result = run_cli(*sync_args(env, f"s3://{src_bucket}/data", f"s3://{dst_bucket}/without", "--no-copy-tags",
+                                "--resumable-threshold", "5MiB"))
+    assert result.returncode == 0, result.stderr
+    assert tag_sets("without") == {"small.txt": [], "multi.bin": [], "untagged.txt": []}
+
+
 def test_a_destination_inside_the_source_is_refused(env: Any, buckets: tuple[str, str]) -> None:
     a, _b = env
     src_bucket, _ = buckets

@@ -83,3 +83,34 @@ def test_server_side_copy_is_only_tried_within_one_service(
     src: tuple[str | None, str | None], dst: tuple[str | None, str | None], expected: bool
 ) -> None:
     assert same_service(*src, *dst) is expected
+
+
+class _TaggedSource:
+    def __init__(self, answer: object) -> None:
+        self.answer, self.calls = answer, []
+
+    def get_object_tagging(self, **args: object) -> object:
+        self.calls.append(args)
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return self.answer
+
+
+def test_source_tags_are_read_only_for_tagged_objects_and_encoded_for_the_put() -> None:
+    from urllib.parse import parse_qsl
+
+    from s3migrate.engine.source import SourcePin, source_tagging
+    from s3migrate.errors import TransferError
+    from s3migrate.jobs.job import Job
+
+    job = Job("src-bucket", "k", "dst-bucket", "k", 1)
+    untagged = _TaggedSource({"TagSet": []})
+    assert source_tagging(untagged, job, SourcePin('"e"', None), 0) == {} and untagged.calls == []
+    tagged = _TaggedSource({"TagSet": [{"Key": "k x", "Value": "a/b=c+d"}, {"Key": "u", "Value": "文件"}]})
+    tagging = source_tagging(tagged, job, SourcePin('"e"', "v1"), 2)["Tagging"]
+    assert tagging.isascii() and parse_qsl(tagging, keep_blank_values=True) == [("k x", "a/b=c+d"), ("u", "文件")]
+    assert tagged.calls == [{"Bucket": "src-bucket", "Key": "k", "VersionId": "v1"}]
+    denied = _TaggedSource(client_error("AccessDenied", "Access Denied", 403))
+    with pytest.raises(TransferError, match=r"GetObjectTagging.*--no-copy-tags") as raised:
+        source_tagging(denied, job, SourcePin('"e"', None), 1)
+    assert raised.value.disposition is Disposition.FATAL

@@ -56,6 +56,9 @@ def transfer_options(func: Any) -> Any:
         click.option("--server-side-copy/--no-server-side-copy", default=None,
                      help="Copy inside S3 (CopyObject) when the destination can read the source on the same "
                           "service; tried once per run, streams otherwise. [default: on]"),
+        click.option("--copy-tags/--no-copy-tags", default=None,
+                     help="Copy object tags (reading them needs s3:GetObjectTagging on the source, writing them "
+                          "s3:PutObjectTagging on the destination). [default: on]"),
         click.option("--list-width", type=int,
                      help="Key ranges listed and compared at once when planning; 1 lists each side in one "
                           "ordered pass. [default: 8]"),

@@ -51,6 +51,7 @@ _REQUEST_HEADERS = {
     "ChecksumCRC64NVME": "x-amz-checksum-crc64nvme",
     "ChecksumSHA1": "x-amz-checksum-sha1",
     "ChecksumSHA256": "x-amz-checksum-sha256",
+    "Tagging": "x-amz-tagging",
     "IfMatch": "If-Match",
     "Range": "Range",
 }
@@ -73,11 +74,13 @@ _RESPONSE_FIELDS = {
     "x-amz-checksum-crc64nvme": "ChecksumCRC64NVME",
     "x-amz-checksum-sha1": "ChecksumSHA1",
     "x-amz-checksum-sha256": "ChecksumSHA256",
+    "x-amz-tagging-count": "TagCount",
 }
 _OPERATIONS = {"get_object": "GetObject", "put_object": "PutObject", "upload_part": "UploadPart",
                "copy_object": "CopyObject", "list_objects_v2": "ListObjectsV2"}
 _UNSIGNED_HEADERS = {"User-Agent": f"s3migrate/{__version__}", "Accept-Encoding": "identity"}
-_COPY_ARGS = {"Bucket", "Key", "CopySource", "MetadataDirective", "CopySourceIfMatch", "StorageClass"}
+_COPY_ARGS = {"Bucket", "Key", "CopySource", "MetadataDirective", "TaggingDirective", "CopySourceIfMatch",
+              "StorageClass"}
 _S3_NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 _GET_ARGS = {"Bucket", "Key", "VersionId", "IfMatch", "Range", "ChecksumMode"}
 _PUT_ARGS = {"Bucket", "Key", "Body", "Metadata", *_REQUEST_HEADERS} - {"IfMatch", "Range"}
@@ -239,6 +242,7 @@ class LeanS3:
             header += f"?versionId={quote(str(source['VersionId']), safe='')}"
         headers = {"x-amz-copy-source": header}
         for name, value in (("MetadataDirective", "x-amz-metadata-directive"),
+                            ("TaggingDirective", "x-amz-tagging-directive"),
                             ("CopySourceIfMatch", "x-amz-copy-source-if-match"),
                             ("StorageClass", "x-amz-storage-class")):
             if args.get(name):

@@ -28,7 +28,7 @@ from s3migrate.engine.digest import content_md5, etag_digest, md5_digest, multip
 from s3migrate.engine.options import TransferOptions
 from s3migrate.engine.retry import with_retries
 from s3migrate.engine.single import check_put_etag
-from s3migrate.engine.source import SourceObject, head_source, read_range
+from s3migrate.engine.source import SourceObject, head_source, read_range, source_tagging
 from s3migrate.errors import (
     Disposition,
     IntegrityError,
@@ -196,6 +196,8 @@ class MultipartCopy:
             args["StorageClass"] = self.options.storage_class
         if self.algorithm:
             args["ChecksumAlgorithm"] = self.algorithm
+        if self.options.copy_tags:
+            args.update(source_tagging(self.src, self.job, source.pin, source.tag_count))
         try:
             upload_id = str(self.dst.create_multipart_upload(**args)["UploadId"])
         except Exception as exc:

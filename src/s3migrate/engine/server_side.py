@@ -89,6 +89,8 @@ class ServerSideCopy:
             args["CopySourceIfMatch"] = job.etag
         if self.options.storage_class:
             args["StorageClass"] = self.options.storage_class
+        if not self.options.copy_tags:
+            args["TaggingDirective"] = "REPLACE"  # and no Tagging: the copy has none (COPY, the default, keeps them)
         try:
             response = self.dst.copy_object(**args)
         except Exception as exc:

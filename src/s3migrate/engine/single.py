@@ -27,6 +27,7 @@ from s3migrate.engine.source import (
     full_object_checksum,
     read_range,
     source_error,
+    source_tagging,
 )
 from s3migrate.errors import IntegrityError, JobInterrupted, error_code, translate_transfer_error
 
@@ -71,8 +72,9 @@ def copy_single(
         try:
             data, response = read_range(src, job, pin, None, None, with_checksum=True)
             digest = md5_digest(data)
+            tags = _tags(src, ctx, options, pin, response)
             try:
-                put = dst.put_object(**_put_args(ctx, options, response, data, digest))
+                put = dst.put_object(**_put_args(ctx, options, response, data, digest, tags))
             except Exception as exc:
                 raise translate_transfer_error(exc, "destination PUT") from None
             etag = check_put_etag(put, digest, "destination PUT")
@@ -86,9 +88,16 @@ def copy_single(
     return with_retries(attempt, options.part_attempts, ctx.cancelled)
 
 
+def _tags(src: Any, ctx: CopyContext, options: TransferOptions, pin: SourcePin,
+          response: dict[str, Any]) -> dict[str, str]:
+    if not options.copy_tags:
+        return {}
+    return source_tagging(src, ctx.job, pin, int(response.get("TagCount") or 0))
+
+
 def _put_args(ctx: CopyContext, options: TransferOptions, response: dict[str, Any], body: Any,
-              digest: bytes) -> dict[str, Any]:
-    """PutObject arguments: the body with its MD5, the source's content headers, metadata and checksum."""
+              digest: bytes, tags: dict[str, str]) -> dict[str, Any]:
+    """PutObject arguments: the body with its MD5, the source's content headers, metadata, checksum and tags."""
     args: dict[str, Any] = {
         "Bucket": ctx.job.dst_bucket,
         "Key": ctx.job.dst_key,
@@ -96,6 +105,7 @@ def _put_args(ctx: CopyContext, options: TransferOptions, response: dict[str, An
         "ContentMD5": content_md5(digest),
         **carried_attributes(response),
         **full_object_checksum(response),
+        **tags,
     }
     if options.storage_class:
         args["StorageClass"] = options.storage_class
@@ -127,8 +137,9 @@ def _copy_streamed(
         stream = StreamedBody(body, length)
         try:
             check_source_etag(response, pin)
+            tags = _tags(src, ctx, options, pin, response)
             try:
-                put = dst.put_object(**_put_args(ctx, options, response, stream, digest))
+                put = dst.put_object(**_put_args(ctx, options, response, stream, digest, tags))
             except ClientError as exc:
                 if error_code(exc) in ("BadDigest", "InvalidDigest") and stream.sent == length:
                     streaming.enabled = False

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from botocore.exceptions import ClientError
 
@@ -44,6 +45,7 @@ class SourceObject:
     attributes: dict[str, Any] = field(default_factory=dict)  # passed on to PutObject/CreateMultipartUpload
     version_id: str | None = None  # what the source reported, whether or not reads are pinned by it
     checksum_algorithm: str | None = None  # the source's additional checksum algorithm (CRC32, ...)
+    tag_count: int = 0  # how many tags the source has (x-amz-tagging-count)
 
 
 def carried_attributes(response: dict[str, Any]) -> dict[str, Any]:
@@ -70,7 +72,28 @@ def head_source(client: Any, job: Job) -> SourceObject:
         attributes=carried_attributes(head),
         version_id=None if head.get("VersionId") in (None, "null") else str(head["VersionId"]),
         checksum_algorithm=checksum_algorithm(head),
+        tag_count=int(head.get("TagCount") or 0),
     )
+
+
+def source_tagging(client: Any, job: Job, pin: SourcePin, tag_count: int) -> dict[str, str]:
+    """The source's tags as a PutObject/CreateMultipartUpload ``Tagging`` argument. GET and HEAD only say how
+    many there are, so an object that has some costs one GetObjectTagging; one without costs nothing."""
+    if tag_count <= 0:
+        return {}
+    args: dict[str, Any] = {"Bucket": job.src_bucket, "Key": job.src_key}
+    if pin.version_id:
+        args["VersionId"] = pin.version_id
+    try:
+        tag_set = client.get_object_tagging(**args).get("TagSet", [])
+    except Exception as exc:
+        if isinstance(exc, ClientError) and (error_code(exc) in ("AccessDenied", "403") or http_status(exc) == 403):
+            raise TransferError(f"reading the source's tags: {error_code(exc) or 'AccessDenied'} - this needs "
+                                "s3:GetObjectTagging; --no-copy-tags copies without tags", Disposition.FATAL) from None
+        raise source_error(exc, "source tags", pin) from None
+    if not tag_set:
+        return {}
+    return {"Tagging": urlencode([(str(tag["Key"]), str(tag["Value"])) for tag in tag_set], quote_via=quote)}
 
 
 def source_error(exc: BaseException, what: str, pin: SourcePin) -> TransferError:
