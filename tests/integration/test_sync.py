@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -184,6 +185,25 @@ def test_object_tags_are_copied_unless_switched_off(env: Any, buckets: tuple[str
                                 "--resumable-threshold", "5MiB"))
     assert result.returncode == 0, result.stderr
     assert tag_sets("without") == {"small.txt": [], "multi.bin": [], "untagged.txt": []}
+
+
+def test_status_reads_the_state_file_sync_left(env: Any, buckets: tuple[str, str]) -> None:
+    a, _b = env
+    src_bucket, dst_bucket = buckets
+    for i in range(3):
+        put(a.client(), src_bucket, f"data/f{i}", 10 + i)
+    missing = run_cli("status")  # nothing synced from this directory yet
+    assert missing.returncode == 2 and "--state" in missing.stderr and no_traceback(missing)
+    assert run_cli(*sync_args(env, f"s3://{src_bucket}/data", f"s3://{dst_bucket}/data")).returncode == 0
+    result = run_cli("status", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["objects"]["DONE"] == 3 and report["queue"]["visible"] == 0
+    assert run_cli(*sync_args(env, f"s3://{src_bucket}/data", f"s3://{dst_bucket}/other")).returncode == 0
+    two = run_cli("status")
+    assert two.returncode == 2 and "2 sync state files" in two.stderr
+    typo = run_cli("status", "--state", "no/such.db")
+    assert typo.returncode == 2 and "no state file" in typo.stderr
 
 
 def test_a_destination_inside_the_source_is_refused(env: Any, buckets: tuple[str, str]) -> None:

@@ -255,23 +255,47 @@ def work(config_file: Path | None, exit_when_idle: float | None, metrics_interva
                f"done, {s.objects_failed} failed")
 
 
+def _only_state_file() -> Path:
+    """The state file a ``sync`` in this directory left (``./.s3migrate/*.db``), when there is exactly one."""
+    found = sorted(Path(".s3migrate").glob("*.db"))
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise click.UsageError("--state, --ledger or table_queue_name is required (no sync state file in "
+                               "./.s3migrate)")
+    raise click.UsageError(f"{len(found)} sync state files in ./.s3migrate: pass --state with one of "
+                           + ", ".join(str(p) for p in found))
+
+
 @cli.command()
+@click.option("--state", "state_file", type=click.Path(path_type=Path),
+              help="A sync state file (its ledger and queue). [default: the only one in ./.s3migrate]")
 @click.option("--ledger", help="sqlite:///PATH or dynamodb://TABLE (table_queue_name).")
 @click.option("--queue", help="Also show queue depth, in-flight and dead-letter counts.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--config", "config_file", type=click.Path(path_type=Path), help="Settings file.")
-def status(ledger: str | None, queue: str | None, as_json: bool, config_file: Path | None) -> None:
-    """Summarise the ledger: done / failed / in progress, retries, slowest objects, throughput."""
+def status(state_file: Path | None, ledger: str | None, queue: str | None, as_json: bool,
+           config_file: Path | None) -> None:
+    """Summarise the ledger: done / failed / in progress, retries, slowest objects, throughput.
+
+    Without options it reads the state file of the sync run from this directory."""
     import json
 
     from s3migrate.cluster import open_ledger, open_queue
     from s3migrate.status import build_status
 
     settings = _settings({"ledger": ledger, "queue": queue}, config_file)
-    if not settings.ledger:
-        raise click.UsageError("--ledger is required (or table_queue_name)")
-    the_ledger = open_ledger(settings.ledger)
-    the_queue = open_queue(settings.queue) if settings.queue else None
+    ledger_url, queue_url = settings.ledger, settings.queue
+    if state_file is not None and ledger_url:
+        raise click.UsageError("--state and --ledger name two ledgers: pass one of them")
+    if not ledger_url:
+        state_file = state_file or _only_state_file()
+        if not state_file.is_file():
+            raise click.UsageError(f"no state file at {state_file}")
+        ledger_url = f"sqlite:///{state_file.resolve()}"
+        queue_url = queue_url or ledger_url
+    the_ledger = open_ledger(ledger_url)
+    the_queue = open_queue(queue_url) if queue_url else None
     try:
         report = build_status(the_ledger, the_queue)
     finally:
