@@ -37,7 +37,7 @@ from s3migrate.ledger.sqlite import SqliteLedger
 from s3migrate.planner.ignore import IgnoreRules
 from s3migrate.planner.mapping import KeyMapping, parse_pairs, read_pairs_file
 from s3migrate.planner.plan import Planner, PlanStats
-from s3migrate.planner.strategy import SizeAndVersion
+from s3migrate.planner.strategy import SizeAndVersion, comparison
 from s3migrate.progress.tracker import Tracker
 from s3migrate.queues.base import WorkQueue
 from s3migrate.queues.sqlite import SqliteQueue
@@ -223,10 +223,11 @@ def run_send(
             if clients_share_service(src_client, src.endpoint_url, dst_client, dst.endpoint_url):
                 mapping.check_not_inside_source(ignore)
             check_both_listable(src, dst)
-            planner = Planner(src_client, dst_client, mapping, ignore, list_width=settings.list_width)
+            planner = Planner(src_client, dst_client, mapping, ignore, list_width=settings.list_width,
+                              strategy=comparison(settings.compare))
             if settings.jobsender_compare_version_id:
                 recorded = dict(ledger.destination_keys(mapping.dst_bucket))
-                planner.strategy = SizeAndVersion(recorded, mapping.dst_key)
+                planner.strategy = SizeAndVersion(recorded, mapping.dst_key, planner.strategy)
                 planner.list_versions = True
             report.jobs += send_jobs(planner.jobs(), ledger, queue, tracker, cancelled)
             report.stopped = cancelled is not None and cancelled.is_set()

@@ -18,7 +18,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -141,6 +141,9 @@ class Settings(BaseModel):
     verify_md5_twice: bool = Field(False, description="re-read and check parts sent by an earlier attempt")
     server_side_copy: bool = Field(True, description="CopyObject inside S3 when the destination can read the source")
     copy_tags: bool = Field(True, description="copy each object's tags (one GetObjectTagging per tagged object)")
+    compare: Literal["size", "newer"] = Field(
+        "size", description="size: copy what is missing or of another size (the original's rule); newer: also "
+        "what was modified at the source after its destination copy was written (aws s3 sync's rule)")
     # Server-side copies: one CopyObject up to the cutoff (S3's limit is 5 GiB; one request was 1.5x faster than
     # 64 MiB UploadPartCopy parts on a 768 MiB object, as rclone's --s3-copy-cutoff also assumes), resumable
     # UploadPartCopy parts above it. A part costs no memory here, so the parts are bigger than streamed ones.
@@ -174,6 +177,14 @@ class Settings(BaseModel):
         if upper not in STORAGE_CLASSES:
             raise ValueError(f"unknown storage class {value!r} (one of {', '.join(sorted(STORAGE_CLASSES))})")
         return upper
+
+    @field_validator("compare", mode="before")
+    @classmethod
+    def _compare(cls, value: Any) -> str:
+        text = str(value).strip().lower()
+        if text not in ("size", "newer"):
+            raise ValueError(f"must be size or newer, not {value!r}")
+        return text
 
     @field_validator("log_level")
     @classmethod

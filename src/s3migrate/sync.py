@@ -30,7 +30,7 @@ from s3migrate.ledger.sqlite import SqliteLedger
 from s3migrate.planner.ignore import IgnoreRules
 from s3migrate.planner.mapping import KeyMapping
 from s3migrate.planner.plan import Planner, PlanStats
-from s3migrate.planner.strategy import SizeAndVersion
+from s3migrate.planner.strategy import SizeAndVersion, comparison
 from s3migrate.progress.tracker import Snapshot, Tracker
 from s3migrate.queues.sqlite import SqliteQueue
 from s3migrate.sqlite_db import Database
@@ -131,10 +131,11 @@ class SyncRun:
 
     def planner(self, ledger: Ledger | None = None) -> Planner:
         mapping = KeyMapping.folders(self.src.location, self.dst.location)
-        planner = Planner(self.src_client, self.dst_client, mapping, self.ignore, list_width=self.settings.list_width)
+        planner = Planner(self.src_client, self.dst_client, mapping, self.ignore, list_width=self.settings.list_width,
+                          strategy=comparison(self.settings.compare))
         if self.settings.jobsender_compare_version_id:
             recorded = dict(ledger.destination_keys(self.dst.bucket)) if ledger is not None else {}
-            planner.strategy = SizeAndVersion(recorded, mapping.dst_key)
+            planner.strategy = SizeAndVersion(recorded, mapping.dst_key, planner.strategy)
             planner.list_versions = True
         return planner
 

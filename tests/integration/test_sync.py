@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -145,6 +146,7 @@ def test_ledger_keeps_the_original_attributes(env: Any, buckets: tuple[str, str]
         (["s3://{src}", "s3://{dst}", "--storage-class", "CHEAP"], "storage class"),
         (["s3://{src}", "s3://{dst}", "--ignore-file", "/no/such/file"], "ignore file"),
         (["s3://{src}", "s3://{dst}", "--bogus-flag"], "bogus"),
+        (["s3://{src}", "s3://{dst}", "--compare", "mtime"], "--compare"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(env: Any, buckets: tuple[str, str], args: list[str], message: str) -> None:
@@ -204,6 +206,26 @@ def test_status_reads_the_state_file_sync_left(env: Any, buckets: tuple[str, str
     assert two.returncode == 2 and "2 sync state files" in two.stderr
     typo = run_cli("status", "--state", "no/such.db")
     assert typo.returncode == 2 and "no state file" in typo.stderr
+
+
+def test_compare_newer_copies_what_was_overwritten_with_the_same_size(env: Any, buckets: tuple[str, str]) -> None:
+    a, b = env
+    src_bucket, dst_bucket = buckets
+    put(a.client(), src_bucket, "data/same-size.txt", 100, seed=1)
+    put(a.client(), src_bucket, "data/untouched.txt", 50)
+    args = sync_args(env, f"s3://{src_bucket}/data", f"s3://{dst_bucket}/data")
+    assert run_cli(*args).returncode == 0
+    time.sleep(1.1)  # listings give LastModified to the second
+    changed = put(a.client(), src_bucket, "data/same-size.txt", 100, seed=2)
+    size_only = run_cli(*args)  # the original's rule: same size, nothing to do
+    assert size_only.returncode == 0 and "copied 0 objects" in size_only.stdout, size_only.stdout
+    dry = run_cli(*args, "--compare", "newer", "--dry-run")
+    assert "would copy: 1 objects" in dry.stdout and "newer at source" in dry.stdout, dry.stdout
+    newer = run_cli(*args, "--compare", "newer")
+    assert newer.returncode == 0 and "copied 1 objects" in newer.stdout, newer.stdout
+    assert read(b.client(), dst_bucket, "data/same-size.txt") == changed
+    again = run_cli(*args, "--compare", "newer")
+    assert again.returncode == 0 and "copied 0 objects" in again.stdout, again.stdout
 
 
 def test_a_destination_inside_the_source_is_refused(env: Any, buckets: tuple[str, str]) -> None:

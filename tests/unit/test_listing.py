@@ -35,7 +35,7 @@ class FakeBucket:
                 entries.append((key, False))
         chunk = entries[: self.page_size]
         more = len(entries) > self.page_size
-        return ListPage([(k, len(k), None, None) for k, is_prefix in chunk if not is_prefix],
+        return ListPage([(k, len(k), None, None, None) for k, is_prefix in chunk if not is_prefix],
                         chunk[-1][0] if more else None, [k for k, is_prefix in chunk if is_prefix])
 
 

@@ -123,3 +123,24 @@ def test_a_destination_the_source_listing_includes_is_refused() -> None:
     folders("s3://aaa/data/sub", "s3://aaa/data").check_not_inside_source(IgnoreRules())
     # Left out of the source by an ignore rule: allowed.
     folders("s3://aaa/data", "s3://aaa/data/backup").check_not_inside_source(IgnoreRules(["aaa/data/backup/*"]))
+
+
+def test_newer_copies_same_size_objects_modified_after_their_copy() -> None:
+    from s3migrate.planner.strategy import SizeOrNewer, comparison
+
+    strategy = SizeOrNewer()
+
+    def decide(src_time: str | None, dst_time: str | None, dst_size: int = 5) -> Action:
+        return strategy.decide(ListedObject("k", 5, last_modified=src_time),
+                               ListedObject("k", dst_size, last_modified=dst_time)).action
+
+    assert decide("2026-01-02T00:00:01.000Z", "2026-01-02T00:00:00.000Z") is Action.COPY
+    assert decide("2026-01-02T00:00:00Z", "2026-01-02T00:00:00.000Z") is Action.SKIP  # equal: not newer
+    assert decide("2026-01-01T23:59:59Z", "2026-01-02T00:00:00+00:00") is Action.SKIP  # the copy is later
+    assert decide("2026-01-02T01:00:00+01:00", "2026-01-02T00:00:30Z") is Action.SKIP  # offsets are honoured
+    assert decide("2026-01-02T00:00:01", "2026-01-02T00:00:00Z") is Action.COPY  # naive: UTC
+    assert decide(None, "2026-01-02T00:00:00Z") is Action.SKIP
+    assert decide("garbage", "2026-01-02T00:00:00Z") is Action.SKIP
+    assert decide("2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z", dst_size=4) is Action.COPY  # size still rules
+    assert strategy.decide(ListedObject("k", 5), None).action is Action.COPY
+    assert isinstance(comparison("newer"), SizeOrNewer) and isinstance(comparison("size"), SizeOnly)

@@ -56,6 +56,9 @@ def transfer_options(func: Any) -> Any:
         click.option("--server-side-copy/--no-server-side-copy", default=None,
                      help="Copy inside S3 (CopyObject) when the destination can read the source on the same "
                           "service; tried once per run, streams otherwise. [default: on]"),
+        click.option("--compare", type=click.Choice(["size", "newer"], case_sensitive=False),
+                     help="Which objects to copy: size = missing or another size (the original's rule); newer = "
+                          "also those modified at the source since their copy was written. [default: size]"),
         click.option("--copy-tags/--no-copy-tags", default=None,
                      help="Copy object tags (reading them needs s3:GetObjectTagging on the source, writing them "
                           "s3:PutObjectTagging on the destination). [default: on]"),

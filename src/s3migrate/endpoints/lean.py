@@ -179,7 +179,8 @@ class LeanS3:
         response = self._client.list_objects_v2(**args)  # botocore decodes the url-encoded keys itself
         contents = response.get("Contents", ())
         return ListPage(
-            [(str(o["Key"]), int(o["Size"]), o.get("ETag"), o.get("StorageClass")) for o in contents],
+            [(str(o["Key"]), int(o["Size"]), o.get("ETag"), o.get("StorageClass"),
+              o["LastModified"].isoformat() if o.get("LastModified") else None) for o in contents],
             response.get("NextContinuationToken") if response.get("IsTruncated") else None,
             [str(p["Prefix"]) for p in response.get("CommonPrefixes", ())],
         )
@@ -357,7 +358,7 @@ class _BucketURL:
 
 @dataclass(frozen=True)
 class ListPage:
-    objects: list[tuple[str, int, str | None, str | None]]  # key, size, ETag, storage class
+    objects: list[tuple[str, int, str | None, str | None, str | None]]  # key, size, ETag, storage class, LastModified
     next_token: str | None  # None: the last page
     prefixes: list[str] = field(default_factory=list)  # CommonPrefixes, with a delimiter
 
@@ -368,7 +369,7 @@ def _parse_list_page(data: bytes) -> ListPage:
     for item in root.iter(f"{_S3_NS}Contents"):
         etag = item.findtext(f"{_S3_NS}ETag")
         objects.append((unquote_plus(item.findtext(f"{_S3_NS}Key") or ""), int(item.findtext(f"{_S3_NS}Size") or 0),
-                        etag, item.findtext(f"{_S3_NS}StorageClass")))
+                        etag, item.findtext(f"{_S3_NS}StorageClass"), item.findtext(f"{_S3_NS}LastModified")))
     truncated = (root.findtext(f"{_S3_NS}IsTruncated") or "").lower() == "true"
     prefixes = [unquote_plus(p.findtext(f"{_S3_NS}Prefix") or "") for p in root.iter(f"{_S3_NS}CommonPrefixes")]
     return ListPage(objects, root.findtext(f"{_S3_NS}NextContinuationToken") if truncated else None, prefixes)

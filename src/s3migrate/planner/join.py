@@ -56,19 +56,19 @@ def _lookup_join(
     with tempfile.TemporaryDirectory(prefix="s3migrate-index-") as tmp:
         conn = sqlite3.connect(str(Path(tmp) / "index.db"))
         try:
-            conn.execute("CREATE TABLE dst (key TEXT PRIMARY KEY, size INTEGER, etag TEXT)")
-            batch: list[tuple[str, int, str | None]] = []
+            conn.execute("CREATE TABLE dst (key TEXT PRIMARY KEY, size INTEGER, etag TEXT, modified TEXT)")
+            batch: list[tuple[str, int, str | None, str | None]] = []
             for obj in dst_listing():
-                batch.append((obj.key, obj.size, obj.etag))
+                batch.append((obj.key, obj.size, obj.etag, obj.last_modified))
                 if len(batch) >= 5000:
-                    conn.executemany("INSERT OR REPLACE INTO dst VALUES (?, ?, ?)", batch)
+                    conn.executemany("INSERT OR REPLACE INTO dst VALUES (?, ?, ?, ?)", batch)
                     batch.clear()
-            conn.executemany("INSERT OR REPLACE INTO dst VALUES (?, ?, ?)", batch)
+            conn.executemany("INSERT OR REPLACE INTO dst VALUES (?, ?, ?, ?)", batch)
             conn.commit()
 
             def lookup(src: ListedObject) -> Pair:
-                row = conn.execute("SELECT size, etag FROM dst WHERE key = ?", (src.key,)).fetchone()
-                return src, (ListedObject(src.key, row[0], row[1]) if row else None)
+                row = conn.execute("SELECT size, etag, modified FROM dst WHERE key = ?", (src.key,)).fetchone()
+                return src, (ListedObject(src.key, row[0], row[1], last_modified=row[2]) if row else None)
 
             if first is not None:
                 yield lookup(first)

@@ -23,6 +23,14 @@ class ListedObject:
     etag: str | None = None
     version_id: str | None = None
     storage_class: str | None = None
+    last_modified: str | None = None  # as listed (ISO 8601); parsed only by the strategy that compares it
+
+
+def iso_text(value: Any) -> str | None:
+    """botocore's parsed LastModified (a datetime) as the listing's ISO 8601 text."""
+    if value is None:
+        return None
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 
 class UnsortedListingError(EndpointError):
@@ -31,7 +39,7 @@ class UnsortedListingError(EndpointError):
 
 T = TypeVar("T")
 _DONE = object()
-Row = tuple[str, int, str | None, str | None]  # key, size, ETag, storage class
+Row = tuple[str, int, str | None, str | None, str | None]  # key, size, ETag, storage class, LastModified
 FANOUT_WIDTH = 8  # sub-prefixes listed at once in a deep keyspace
 
 
@@ -99,7 +107,8 @@ def _pages(client: Any, bucket: str, prefix: str) -> Iterator[list[Row]]:
                 return
     paginator = client.get_paginator("list_objects_v2")
     for response in paginator.paginate(Bucket=bucket, Prefix=prefix, PaginationConfig={"PageSize": 1000}):
-        yield [(o["Key"], int(o["Size"]), o.get("ETag"), o.get("StorageClass")) for o in response.get("Contents", ())]
+        yield [(o["Key"], int(o["Size"]), o.get("ETag"), o.get("StorageClass"), iso_text(o.get("LastModified")))
+               for o in response.get("Contents", ())]
 
 
 def _level(client: Any, bucket: str, prefix: str) -> Iterator[tuple[str, Row | None]]:
@@ -176,8 +185,8 @@ def list_objects(
         source = _pages(client, bucket, prefix)
     try:
         for page in prefetched(source):
-            for key, size, etag, storage_class in page:
-                yield ListedObject(key=key[cut:], size=size, etag=etag, storage_class=storage_class)
+            for key, size, etag, storage_class, modified in page:
+                yield ListedObject(key[cut:], size, etag, storage_class=storage_class, last_modified=modified)
     except EndpointError:
         raise
     except Exception as exc:
@@ -212,6 +221,7 @@ def list_latest_versions(client: Any, bucket: str, prefix: str, cut: int, where:
                     etag=item.get("ETag"),
                     version_id=None if version in (None, "null") else str(version),
                     storage_class=item.get("StorageClass"),
+                    last_modified=iso_text(item.get("LastModified")),
                 )
     except EndpointError:
         raise

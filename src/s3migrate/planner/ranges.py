@@ -247,7 +247,8 @@ class Side:
 
     def objects(self, rows: list[Row]) -> list[ListedObject]:
         cut = self.cut
-        return [ListedObject(key[cut:], size, etag, storage_class=sc) for key, size, etag, sc in rows]
+        return [ListedObject(key[cut:], size, etag, storage_class=sc, last_modified=modified)
+                for key, size, etag, sc, modified in rows]
 
     def listing(self, key_range: KeyRange) -> Iterator[ListedObject]:
         """Every key of this side in ``key_range``, checked to be in order. Rows past the range's upper
@@ -259,7 +260,7 @@ class Side:
             rows, token = self.page(token, None if token else key_range.low)
             sample = [row[0][cut:] for row in rows[:: max(1, len(rows) // Alphabet.SAMPLE)]]
             high = key_range.advance(self.index, [*sample, rows[-1][0][cut:]] if rows else [], bool(token))
-            for key, size, etag, storage_class in rows:
+            for key, size, etag, storage_class, modified in rows:
                 relative = key[cut:]
                 if previous is not None and relative <= previous:
                     raise UnsortedListingError(
@@ -269,7 +270,7 @@ class Side:
                 if high is not None and relative > high:
                     return
                 previous = relative
-                yield ListedObject(relative, size, etag, storage_class=storage_class)
+                yield ListedObject(relative, size, etag, storage_class=storage_class, last_modified=modified)
             if token is None:
                 return
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,14 +39,51 @@ class SizeOnly:
         return Decision(Action.SKIP, "same size", src, dst)
 
 
+class SizeOrNewer:
+    """``--compare newer`` (aws s3 sync's rule): also copy an object of the same size whose source was modified
+    after the destination's copy was written, so content overwritten since the last run is copied again. A
+    copy's LastModified is the time it was written, so an unchanged object stays skipped."""
+
+    def __init__(self) -> None:
+        self.sizes = SizeOnly()
+
+    def decide(self, src: ListedObject, dst: ListedObject | None) -> Decision:
+        decision = self.sizes.decide(src, dst)
+        if decision.action is Action.COPY or dst is None:
+            return decision
+        src_time, dst_time = _epoch(src.last_modified), _epoch(dst.last_modified)
+        if src_time is not None and dst_time is not None and src_time > dst_time:
+            return Decision(Action.COPY, f"newer at source ({src.last_modified} > {dst.last_modified})", src, dst)
+        return decision
+
+
+def _epoch(text: str | None) -> float | None:
+    """A listing's LastModified (``2024-05-01T12:00:00.000Z``) in seconds; None when absent or unreadable."""
+    if not text:
+        return None
+    try:
+        moment = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:  # S3 lists UTC
+        moment = moment.replace(tzinfo=datetime.UTC)
+    return moment.timestamp()
+
+
+def comparison(name: str) -> Strategy:
+    """The strategy for ``--compare``: ``size`` (the original's) or ``newer``."""
+    return SizeOrNewer() if name == "newer" else SizeOnly()
+
+
 class SizeAndVersion:
     """JobsenderCompareVersionId: also copy when the source's latest versionId differs from the one the
     ledger recorded for the destination copy (``recorded`` maps destination key -> versionId)."""
 
-    def __init__(self, recorded: dict[str, str | None], dst_key: Callable[[str], str]) -> None:
+    def __init__(self, recorded: dict[str, str | None], dst_key: Callable[[str], str],
+                 base: Strategy | None = None) -> None:
         self.recorded = recorded
         self.dst_key = dst_key
-        self.sizes = SizeOnly()
+        self.sizes = base or SizeOnly()
 
     def decide(self, src: ListedObject, dst: ListedObject | None) -> Decision:
         decision = self.sizes.decide(src, dst)
