@@ -13,7 +13,7 @@ import json
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -127,15 +127,19 @@ def account_endpoints(settings: Settings, src_bucket: str = "source", dst_bucket
     Endpoint, Endpoint
 ]:
     """How to reach the source and destination accounts, following JobType and the stored credentials."""
-    src = Endpoint(S3Location(src_bucket), settings.from_profile, settings.from_region, settings.from_endpoint)
-    dst = Endpoint(S3Location(dst_bucket), settings.to_profile, settings.to_region, settings.to_endpoint)
+    src = Endpoint(S3Location(src_bucket), settings.from_profile, settings.from_region, settings.from_endpoint,
+                   addressing_style=settings.from_addressing_style)
+    dst = Endpoint(S3Location(dst_bucket), settings.to_profile, settings.to_region, settings.to_endpoint,
+                   addressing_style=settings.to_addressing_style)
     stored = stored_credentials(settings)
     if stored is not None:
         keys, region, endpoint_url = stored
         if settings.job_type == "PUT":
-            dst = Endpoint(dst.location, None, region or dst.region, endpoint_url or dst.endpoint_url, keys)
+            dst = replace(dst, profile=None, region=region or dst.region,
+                          endpoint_url=endpoint_url or dst.endpoint_url, credentials=keys)
         else:
-            src = Endpoint(src.location, None, region or src.region, endpoint_url or src.endpoint_url, keys)
+            src = replace(src, profile=None, region=region or src.region,
+                          endpoint_url=endpoint_url or src.endpoint_url, credentials=keys)
     return src, dst
 
 
@@ -215,10 +219,8 @@ def run_send(
                 report.stopped = True
                 break
             src, dst = account_endpoints(settings, mapping.src_bucket, mapping.dst_bucket)
-            src = Endpoint(S3Location(mapping.src_bucket, mapping.src_list_prefix), src.profile, src.region,
-                           src.endpoint_url, src.credentials)
-            dst = Endpoint(S3Location(mapping.dst_bucket, mapping.dst_list_prefix), dst.profile, dst.region,
-                           dst.endpoint_url, dst.credentials)
+            src = replace(src, location=S3Location(mapping.src_bucket, mapping.src_list_prefix))
+            dst = replace(dst, location=S3Location(mapping.dst_bucket, mapping.dst_list_prefix))
             src_client, dst_client = make_s3_client(src), make_s3_client(dst)
             if clients_share_service(src_client, src.endpoint_url, dst_client, dst.endpoint_url):
                 mapping.check_not_inside_source(ignore)

@@ -121,6 +121,8 @@ class Settings(BaseModel):
     to_profile: str | None = None
     from_endpoint: str | None = None
     to_endpoint: str | None = None
+    from_addressing_style: Literal["auto", "path", "virtual"] = "auto"
+    to_addressing_style: Literal["auto", "path", "virtual"] = "auto"
     from_region: str | None = None
     to_region: str | None = None
     # cluster mode
@@ -181,10 +183,12 @@ class Settings(BaseModel):
     @field_validator("compare", mode="before")
     @classmethod
     def _compare(cls, value: Any) -> str:
-        text = str(value).strip().lower()
-        if text not in ("size", "newer"):
-            raise ValueError(f"must be size or newer, not {value!r}")
-        return text
+        return _one_of(value, ("size", "newer"))
+
+    @field_validator("from_addressing_style", "to_addressing_style", mode="before")
+    @classmethod
+    def _addressing_style(cls, value: Any) -> str:
+        return _one_of(value, ("auto", "path", "virtual"))
 
     @field_validator("log_level")
     @classmethod
@@ -207,6 +211,13 @@ class Settings(BaseModel):
     def memory_budget(self) -> int:
         """Bytes of object data allowed in flight at once: workers x threads x chunk size, at most max_memory."""
         return min(self.workers * self.threads * self.chunk_size, self.max_memory)
+
+
+def _one_of(value: Any, choices: tuple[str, ...]) -> str:
+    text = str(value).strip().lower()
+    if text not in choices:
+        raise ValueError(f"must be {', '.join(choices[:-1])} or {choices[-1]}, not {value!r}")
+    return text
 
 
 _SIZE_FIELDS = {"chunk_size", "resumable_threshold", "copy_cutoff", "copy_part_size", "max_memory"}

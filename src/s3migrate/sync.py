@@ -58,8 +58,10 @@ class SyncReport:
 
 
 def endpoints_from(settings: Settings, src_url: str, dst_url: str) -> tuple[Endpoint, Endpoint]:
-    src = Endpoint(S3Location.parse(src_url), settings.from_profile, settings.from_region, settings.from_endpoint)
-    dst = Endpoint(S3Location.parse(dst_url), settings.to_profile, settings.to_region, settings.to_endpoint)
+    src = Endpoint(S3Location.parse(src_url), settings.from_profile, settings.from_region, settings.from_endpoint,
+                   addressing_style=settings.from_addressing_style)
+    dst = Endpoint(S3Location.parse(dst_url), settings.to_profile, settings.to_region, settings.to_endpoint,
+                   addressing_style=settings.to_addressing_style)
     return src, dst
 
 

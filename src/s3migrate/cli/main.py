@@ -40,8 +40,13 @@ def transfer_options(func: Any) -> Any:
     options = [
         click.option("--from-profile", help="AWS profile for the source (shared config/credentials files)."),
         click.option("--to-profile", help="AWS profile for the destination."),
-        click.option("--from-endpoint", help="S3-compatible endpoint URL of the source (path-style)."),
-        click.option("--to-endpoint", help="S3-compatible endpoint URL of the destination (path-style)."),
+        click.option("--from-endpoint", help="S3-compatible endpoint URL of the source."),
+        click.option("--to-endpoint", help="S3-compatible endpoint URL of the destination."),
+        click.option("--from-addressing-style", type=click.Choice(["auto", "path", "virtual"], case_sensitive=False),
+                     help="ENDPOINT/BUCKET (path) or BUCKET.ENDPOINT (virtual); auto: path for S3-compatible "
+                          "endpoints, virtual for Aliyun OSS and Tencent COS, AWS's own rules. [default: auto]"),
+        click.option("--to-addressing-style", type=click.Choice(["auto", "path", "virtual"], case_sensitive=False),
+                     help="The same for the destination. [default: auto]"),
         click.option("--from-region", help="Region of the source bucket."),
         click.option("--to-region", help="Region of the destination bucket."),
         click.option("--workers", type=int, help="Objects copied in parallel (MaxParallelFile). [default: 64]"),

@@ -7,6 +7,7 @@ import json
 import threading
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import botocore.loaders
 import botocore.session
@@ -38,6 +39,7 @@ class Endpoint:
     region: str | None = None
     endpoint_url: str | None = None
     credentials: Credentials | None = field(default=None, repr=False)
+    addressing_style: str = "auto"  # auto | path | virtual (see addressing_style())
 
     @property
     def bucket(self) -> str:
@@ -46,6 +48,23 @@ class Endpoint:
     def describe(self) -> str:
         where = f" at {self.endpoint_url}" if self.endpoint_url else ""
         return f"{self.location}{where}"
+
+
+# Services that answer only virtual-hosted requests (``BUCKET.ENDPOINT``): Aliyun OSS, and Tencent COS for buckets
+# made since 2024.
+_VIRTUAL_HOSTED_ONLY = (".aliyuncs.com", ".myqcloud.com")
+
+
+def addressing_style(endpoint: Endpoint) -> str | None:
+    """How requests name the bucket. ``path`` (``ENDPOINT/BUCKET``) for S3-compatible endpoints, which MinIO,
+    Ceph, SeaweedFS and GCS answer and which needs no DNS name per bucket; ``virtual`` for the services that
+    refuse it; botocore's own rules (None) for AWS. ``--from/--to-addressing-style`` overrides the choice."""
+    if endpoint.addressing_style in ("path", "virtual"):
+        return endpoint.addressing_style
+    if not endpoint.endpoint_url:
+        return None
+    host = (urlsplit(endpoint.endpoint_url).hostname or "").lower()
+    return "virtual" if host.endswith(_VIRTUAL_HOSTED_ONLY) else "path"
 
 
 def make_s3_client(
@@ -66,15 +85,16 @@ def make_s3_client(
     - Integrity is carried by Content-MD5 on every PUT/UploadPart, which the server verifies and which the
       SigV4 signature covers, so botocore's extra CRC32 and SHA-256 payload hashes are switched off: each
       byte is hashed once, by us.
-    - S3-compatible endpoints get path-style addressing.
+    - S3-compatible endpoints get path-style addressing, except services that refuse it (:func:`addressing_style`).
     - No ``Expect: 100-continue``: botocore sends the body anyway when the 100 is slower than one second,
       and a late 100 then desynchronises the connection (seen with SeaweedFS under load: a 60 s read
       timeout per affected request). rclone and s5cmd do not use it either.
     - GetObject, PutObject and UploadPart take a lean path on the happy path (``endpoints.lean``).
     """
     s3_options: Any = {"payload_signing_enabled": False}
-    if endpoint.endpoint_url:
-        s3_options["addressing_style"] = "path"
+    style = addressing_style(endpoint)
+    if style:
+        s3_options["addressing_style"] = style
     retries: Any = {"mode": retry_mode, "max_attempts": max_attempts}
     config = Config(
         retries=retries,
