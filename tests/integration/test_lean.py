@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import datetime
 import hashlib
 import os
 import socket
@@ -73,7 +74,10 @@ def test_any_key_round_trips_like_botocore(accounts: tuple[Account, Account], bu
     assert copied["CopyObjectResult"]["ETag"].strip('"') == put["ETag"].strip('"')  # SeaweedFS leaves out the quotes
     assert plain.get_object(Bucket=bucket, Key=f"{key}.copy")["Body"].read() == data
     listed = client.list_objects_page(bucket, key).objects  # the lean listing decodes url-encoded keys
-    assert (key, len(data), put["ETag"]) in [(k, size, etag) for k, size, etag, _ in listed]
+    assert (key, len(data), put["ETag"]) in [(k, size, etag) for k, size, etag, *_ in listed]
+    modified = {k: m for k, _, _, _, m in listed}[key]  # as botocore parses it (--compare newer reads it)
+    listed_by_botocore = plain.list_objects_v2(Bucket=bucket, Prefix=key)["Contents"]
+    assert datetime.datetime.fromisoformat(modified) == {o["Key"]: o["LastModified"] for o in listed_by_botocore}[key]
 
 
 def test_lean_listing_pages_like_botocore(accounts: tuple[Account, Account], buckets: tuple[str, str]) -> None:
@@ -89,9 +93,9 @@ def test_lean_listing_pages_like_botocore(accounts: tuple[Account, Account], buc
     first = client.list_objects_page(bucket, "p/")
     second = client.list_objects_page(bucket, "p/", first.next_token)
     assert len(first.objects) == 1000 and second.next_token is None
-    assert [(k, size, etag) for k, size, etag, _ in first.objects + second.objects] == expected
+    assert [(k, size, etag) for k, size, etag, *_ in first.objects + second.objects] == expected
     after = client.list_objects_page(bucket, "p/", start_after="p/01049 é+")  # StartAfter, url-encoded
-    assert [(k, size, etag) for k, size, etag, _ in after.objects] == expected[1050:]
+    assert [(k, size, etag) for k, size, etag, *_ in after.objects] == expected[1050:]
     assert client.list_objects_page(bucket, "p/", start_after="p/\x7f").objects == []
     with pytest.raises(ClientError) as missing:
         client.list_objects_page("no-such-bucket-here", "")
