@@ -114,3 +114,16 @@ def test_source_tags_are_read_only_for_tagged_objects_and_encoded_for_the_put() 
     with pytest.raises(TransferError, match=r"GetObjectTagging.*--no-copy-tags") as raised:
         source_tagging(denied, job, SourcePin('"e"', None), 1)
     assert raised.value.disposition is Disposition.FATAL
+
+
+def test_a_refused_tagged_write_names_the_tagging_permission() -> None:
+    from s3migrate.engine.source import write_error
+
+    denied = client_error("AccessDenied", "Access Denied", 403)
+    tagged = write_error(denied, "destination PUT", {"Key": "k", "Tagging": "a=b"})
+    assert "s3:PutObjectTagging" in str(tagged) and "--no-copy-tags" in str(tagged)
+    assert tagged.disposition is Disposition.FATAL
+    untagged = write_error(denied, "destination PUT", {"Key": "k"})
+    assert "PutObjectTagging" not in str(untagged) and untagged.disposition is Disposition.FATAL
+    throttled = write_error(client_error("SlowDown", "slow", 503), "destination PUT", {"Tagging": "a=b"})
+    assert "PutObjectTagging" not in str(throttled) and throttled.disposition is Disposition.RETRY

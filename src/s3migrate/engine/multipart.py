@@ -28,7 +28,7 @@ from s3migrate.engine.digest import content_md5, etag_digest, md5_digest, multip
 from s3migrate.engine.options import TransferOptions
 from s3migrate.engine.retry import with_retries
 from s3migrate.engine.single import check_put_etag
-from s3migrate.engine.source import SourceObject, head_source, read_range, source_tagging
+from s3migrate.engine.source import SourceObject, head_source, read_range, source_tagging, write_error
 from s3migrate.errors import (
     Disposition,
     IntegrityError,
@@ -201,7 +201,7 @@ class MultipartCopy:
         try:
             upload_id = str(self.dst.create_multipart_upload(**args)["UploadId"])
         except Exception as exc:
-            raise translate_transfer_error(exc, "destination CreateMultipartUpload") from None
+            raise write_error(exc, "destination CreateMultipartUpload", args) from None
         self._remember(upload_id, source, layout)
         return _Upload(upload_id, {}, {})
 

@@ -28,6 +28,7 @@ from s3migrate.engine.source import (
     read_range,
     source_error,
     source_tagging,
+    write_error,
 )
 from s3migrate.errors import IntegrityError, JobInterrupted, error_code, translate_transfer_error
 
@@ -72,11 +73,11 @@ def copy_single(
         try:
             data, response = read_range(src, job, pin, None, None, with_checksum=True)
             digest = md5_digest(data)
-            tags = _tags(src, ctx, options, pin, response)
+            args = _put_args(ctx, options, response, data, digest, _tags(src, ctx, options, pin, response))
             try:
-                put = dst.put_object(**_put_args(ctx, options, response, data, digest, tags))
+                put = dst.put_object(**args)
             except Exception as exc:
-                raise translate_transfer_error(exc, "destination PUT") from None
+                raise write_error(exc, "destination PUT", args) from None
             etag = check_put_etag(put, digest, "destination PUT")
             ctx.on_bytes(len(data))
             return CopyResult(
@@ -137,16 +138,16 @@ def _copy_streamed(
         stream = StreamedBody(body, length)
         try:
             check_source_etag(response, pin)
-            tags = _tags(src, ctx, options, pin, response)
+            args = _put_args(ctx, options, response, stream, digest, _tags(src, ctx, options, pin, response))
             try:
-                put = dst.put_object(**_put_args(ctx, options, response, stream, digest, tags))
+                put = dst.put_object(**args)
             except ClientError as exc:
                 if error_code(exc) in ("BadDigest", "InvalidDigest") and stream.sent == length:
                     streaming.enabled = False
                     log.warning("the destination refused the source ETag of %s as its MD5; copying with our own "
                                 "MD5 from now on", job.describe())
                     return None
-                raise translate_transfer_error(exc, "destination PUT") from None
+                raise write_error(exc, "destination PUT", args) from None
             except Exception as exc:
                 raise translate_transfer_error(exc, "streamed copy") from None
         finally:

@@ -87,13 +87,27 @@ def source_tagging(client: Any, job: Job, pin: SourcePin, tag_count: int) -> dic
     try:
         tag_set = client.get_object_tagging(**args).get("TagSet", [])
     except Exception as exc:
-        if isinstance(exc, ClientError) and (error_code(exc) in ("AccessDenied", "403") or http_status(exc) == 403):
-            raise TransferError(f"reading the source's tags: {error_code(exc) or 'AccessDenied'} - this needs "
-                                "s3:GetObjectTagging; --no-copy-tags copies without tags", Disposition.FATAL) from None
+        if _denied(exc):
+            raise TransferError(f"{translate_transfer_error(exc, 'source tags')} - reading tags needs "
+                                "s3:GetObjectTagging; --no-copy-tags copies without them", Disposition.FATAL) from None
         raise source_error(exc, "source tags", pin) from None
     if not tag_set:
         return {}
     return {"Tagging": urlencode([(str(tag["Key"]), str(tag["Value"])) for tag in tag_set], quote_via=quote)}
+
+
+def _denied(exc: BaseException) -> bool:
+    return isinstance(exc, ClientError) and (error_code(exc) in ("AccessDenied", "403") or http_status(exc) == 403)
+
+
+def write_error(exc: BaseException, what: str, args: dict[str, Any]) -> TransferError:
+    """Translate a failed destination write; a refused write that carried tags says which permission it needs,
+    since the same credentials write untagged objects."""
+    error = translate_transfer_error(exc, what)
+    if args.get("Tagging") and _denied(exc):
+        return TransferError(f"{error} - writing tags needs s3:PutObjectTagging; --no-copy-tags copies without them",
+                             Disposition.FATAL)
+    return error
 
 
 def source_error(exc: BaseException, what: str, pin: SourcePin) -> TransferError:
