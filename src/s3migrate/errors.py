@@ -197,6 +197,11 @@ def names_missing_object(exc: BaseException) -> bool:
     return isinstance(exc, ClientError) and error_code(exc) in _MISSING_CODES
 
 
+def names_access_denied(exc: BaseException) -> bool:
+    """Whether S3 refused the request to these credentials (a code or just a 403 status, as HEAD answers)."""
+    return isinstance(exc, ClientError) and (error_code(exc) in ("AccessDenied", "403") or http_status(exc) == 403)
+
+
 def translate_transfer_error(exc: BaseException, what: str) -> TransferError:
     """Wrap a botocore/network exception raised while copying one object."""
     if isinstance(exc, TransferError):

@@ -65,13 +65,16 @@ def endpoints_from(settings: Settings, src_url: str, dst_url: str) -> tuple[Endp
     return src, dst
 
 
+STATE_DIR = Path(".s3migrate")  # where a sync keeps its state files, under the directory it runs in
+
+
 def default_state_path(src: Endpoint, dst: Endpoint, base: Path | None = None) -> Path:
     """One state file per (source, destination) pair, under ./.s3migrate/."""
     identity = "\n".join(
         [src.endpoint_url or "aws", str(src.location), dst.endpoint_url or "aws", str(dst.location)]
     )
     digest = hashlib.sha256(identity.encode()).hexdigest()[:10]
-    return (base or Path(".s3migrate")) / f"{src.bucket}--{dst.bucket}-{digest}.db"
+    return (base or STATE_DIR) / f"{src.bucket}--{dst.bucket}-{digest}.db"
 
 
 def check_both_listable(src: Endpoint, dst: Endpoint) -> None:

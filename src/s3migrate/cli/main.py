@@ -265,7 +265,9 @@ def work(config_file: Path | None, exit_when_idle: float | None, metrics_interva
 
 def _only_state_file() -> Path:
     """The state file a ``sync`` in this directory left (``./.s3migrate/*.db``), when there is exactly one."""
-    found = sorted(Path(".s3migrate").glob("*.db"))
+    from s3migrate.sync import STATE_DIR
+
+    found = sorted(STATE_DIR.glob("*.db"))
     if len(found) == 1:
         return found[0]
     if not found:

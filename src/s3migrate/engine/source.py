@@ -14,6 +14,7 @@ from s3migrate.errors import (
     TransferError,
     error_code,
     http_status,
+    names_access_denied,
     translate_transfer_error,
 )
 from s3migrate.jobs.job import Job
@@ -87,26 +88,26 @@ def source_tagging(client: Any, job: Job, pin: SourcePin, tag_count: int) -> dic
     try:
         tag_set = client.get_object_tagging(**args).get("TagSet", [])
     except Exception as exc:
-        if _denied(exc):
-            raise TransferError(f"{translate_transfer_error(exc, 'source tags')} - reading tags needs "
-                                "s3:GetObjectTagging; --no-copy-tags copies without them", Disposition.FATAL) from None
+        if names_access_denied(exc):
+            raise _needs(translate_transfer_error(exc, "source tags"),
+                         "reading tags needs s3:GetObjectTagging; --no-copy-tags copies without them") from None
         raise source_error(exc, "source tags", pin) from None
     if not tag_set:
         return {}
     return {"Tagging": urlencode([(str(tag["Key"]), str(tag["Value"])) for tag in tag_set], quote_via=quote)}
 
 
-def _denied(exc: BaseException) -> bool:
-    return isinstance(exc, ClientError) and (error_code(exc) in ("AccessDenied", "403") or http_status(exc) == 403)
+def _needs(error: TransferError, what_to_do: str) -> TransferError:
+    """A refusal no retry will change, with the permission or switch that would."""
+    return TransferError(f"{error} - {what_to_do}", Disposition.FATAL)
 
 
 def write_error(exc: BaseException, what: str, args: dict[str, Any]) -> TransferError:
     """Translate a failed destination write; a refused write that carried tags says which permission it needs,
     since the same credentials write untagged objects."""
     error = translate_transfer_error(exc, what)
-    if args.get("Tagging") and _denied(exc):
-        return TransferError(f"{error} - writing tags needs s3:PutObjectTagging; --no-copy-tags copies without them",
-                             Disposition.FATAL)
+    if args.get("Tagging") and names_access_denied(exc):
+        return _needs(error, "writing tags needs s3:PutObjectTagging; --no-copy-tags copies without them")
     return error
 
 
@@ -115,12 +116,9 @@ def source_error(exc: BaseException, what: str, pin: SourcePin) -> TransferError
     error = translate_transfer_error(exc, what)
     if pin.version_id and isinstance(exc, ClientError):
         code, status = error_code(exc), http_status(exc)
-        if code in ("AccessDenied", "403") or status == 403:
-            return TransferError(
-                f"{error} - reading version {pin.version_id} needs s3:GetObjectVersion; if this bucket allows "
-                "GetObject only, turn GetObjectWithVersionId (and UpdateVersionId) off",
-                Disposition.FATAL,
-            )
+        if names_access_denied(exc):
+            return _needs(error, f"reading version {pin.version_id} needs s3:GetObjectVersion; if this bucket "
+                                 "allows GetObject only, turn GetObjectWithVersionId (and UpdateVersionId) off")
         if code in ("NoSuchVersion", "404", "NotFound", "InvalidArgument") or status == 404:
             return TransferError(f"version {pin.version_id} of the source no longer exists ({error})",
                                  Disposition.FATAL)
