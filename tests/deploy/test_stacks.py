@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,8 @@ from aws_cdk import Stack
 from aws_cdk.assertions import Match, Template
 from s3migrate_deploy.app import build_app
 from s3migrate_deploy.settings import EXAMPLE, load
+
+from s3migrate.testing.tools import find_tool
 
 SKIP_BUNDLING = {"aws:cdk:bundling-stacks": []}  # the asset build has its own test (test_asset.py)
 
@@ -139,7 +140,7 @@ def test_cluster_instances_scaling_and_logs(synthesized: dict[str, Any]) -> None
 def test_templates_pass_cfn_lint(synthesized: dict[str, Any]) -> None:
     templates = sorted(str(p) for p in Path(synthesized["outdir"]).glob("*.template.json"))
     assert len(templates) == 2
-    cfn_lint = Path(sys.executable).with_name("cfn-lint")
-    result = subprocess.run([str(cfn_lint) if cfn_lint.exists() else "cfn-lint", "--ignore-checks", "W3005", "--",
+    cfn_lint = find_tool("cfn-lint", "cfn-lint")
+    result = subprocess.run([cfn_lint, "--ignore-checks", "W3005", "--",
                              *templates], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr

