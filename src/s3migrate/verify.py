@@ -6,6 +6,8 @@ Without reading data, an object is *proven equal* when:
 - the ledger recorded that this destination ETag was produced from the bytes of this source ETag
   (a copy made by s3migrate, whose source has not changed since);
 - both sides carry the same full-object additional checksum (CRC64NVME, CRC32, CRC32C, SHA1, SHA256).
+Two plain-looking ETags that differ prove different content only when a HEAD shows that neither object is
+encrypted with SSE-KMS, DSSE-KMS or SSE-C (whose ETags are not MD5s); the same holds for the part-layout rule.
 Anything else with equal sizes is *unproven* (for example the same content uploaded with another part size),
 and ``--deep`` settles it by reading both sides and hashing them. It never calls two different objects equal:
 every rule above either compares digests of the content or relies on a digest recorded from it.
@@ -20,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from s3migrate.engine.digest import etag_digest, strip_etag
+from s3migrate.engine.digest import etag_digest, etag_is_md5, strip_etag
 from s3migrate.errors import describe
 from s3migrate.jobs.layout import PartLayout
 from s3migrate.ledger.base import JobState, Ledger
@@ -48,6 +50,7 @@ class Item:
     src: ListedObject | None = None
     dst: ListedObject | None = None
     expected: tuple[str | None, int | None] | None = None  # a layout to check before reading data
+    md5_mismatch: bool = False  # both ETags look like MD5s and differ: different, unless either is encrypted
 
 
 @dataclass
@@ -118,10 +121,8 @@ def fingerprint_verdict(src: ListedObject, dst: ListedObject, ledger: Ledger | N
     if src.size != dst.size:
         return Item(src.key, Verdict.DIFFERENT, f"size {src.size} at source, {dst.size} at destination", src, dst)
     s_md5, d_md5 = etag_digest(src.etag), etag_digest(dst.etag)
-    if s_md5 is not None and d_md5 is not None:
-        if s_md5 == d_md5:
-            return Item(src.key, Verdict.EQUAL, "same MD5", src, dst)
-        return Item(src.key, Verdict.DIFFERENT, "MD5 differs", src, dst)
+    if s_md5 is not None and s_md5 == d_md5:
+        return Item(src.key, Verdict.EQUAL, "same MD5", src, dst)
     s_tag, d_tag = strip_etag(src.etag), strip_etag(dst.etag)
     if s_tag and s_tag == d_tag:
         return Item(src.key, Verdict.EQUAL, "same multipart ETag", src, dst)
@@ -140,6 +141,10 @@ def fingerprint_verdict(src: ListedObject, dst: ListedObject, ledger: Ledger | N
             item = Item(src.key, Verdict.UNPROVEN, "changed since it was copied", src, dst)
             item.expected = (record.dst_etag, record.upload_part_size)
             return item
+    if s_md5 is not None and d_md5 is not None:
+        # A listing does not say whether an object is encrypted; under SSE-KMS, DSSE or SSE-C the ETag is not
+        # an MD5, so a HEAD of each side decides (see Verifier._settle).
+        return Item(src.key, Verdict.UNPROVEN, "ETags differ", src, dst, md5_mismatch=True)
     item = Item(src.key, Verdict.UNPROVEN, "ETags cannot be compared (different part layouts)", src, dst)
     if parts_of(src.etag) and parts_of(src.etag) == parts_of(dst.etag):
         item.expected = (None, None)  # both multipart with as many parts: compare the layouts
@@ -154,6 +159,14 @@ def _checksums(client: Any, bucket: str, key: str) -> dict[str, str]:
     if head.get("ChecksumType") not in (None, "FULL_OBJECT"):
         return {}
     return {name: str(head[name]) for name in _CHECKSUMS if head.get(name)}
+
+
+def _etag_is_md5(client: Any, bucket: str, key: str) -> bool | None:
+    """Whether S3 made this object's ETag its MD5 (unencrypted or SSE-S3); None when the HEAD failed."""
+    try:
+        return etag_is_md5(client.head_object(Bucket=bucket, Key=key))
+    except Exception:
+        return None
 
 
 def _sha256(client: Any, bucket: str, key: str) -> str:
@@ -202,7 +215,7 @@ class Verifier:
         m = self.mapping
         assert item.src is not None and item.dst is not None and item.expected is not None
         count = parts_of(item.dst.etag)
-        if count is None:
+        if count is None or not self._both_md5_etags(item):
             return False
         dst_sizes = part_sizes(self.dst_client, m.dst_bucket, m.dst_key(item.key), count)
         recorded_etag, recorded_part = item.expected
@@ -217,10 +230,21 @@ class Verifier:
         item.verdict, item.reason = Verdict.DIFFERENT, "ETag differs under the same part layout"
         return True
 
+    def _both_md5_etags(self, item: Item) -> bool:
+        """Whether neither side is encrypted in a way that makes its ETag something other than MD5s."""
+        m = self.mapping
+        return bool(_etag_is_md5(self.src_client, m.src_bucket, m.src_key(item.key))) and bool(
+            _etag_is_md5(self.dst_client, m.dst_bucket, m.dst_key(item.key)))
+
     def _settle(self, item: Item) -> None:
         """Additional checksums first (no data read), then, with --deep, hash both sides."""
         m = self.mapping
         src_key, dst_key = m.src_key(item.key), m.dst_key(item.key)
+        if item.md5_mismatch:
+            if self._both_md5_etags(item):
+                item.verdict, item.reason = Verdict.DIFFERENT, "MD5 differs"
+                return
+            item.reason = "encrypted (SSE-KMS, DSSE-KMS or SSE-C): its ETag is not an MD5"
         if item.verdict is Verdict.UNPROVEN and item.expected is not None and self._layout_proves_difference(item):
             return
         if item.verdict is Verdict.UNPROVEN:

@@ -67,6 +67,10 @@ def transfer_options(func: Any) -> Any:
         click.option("--copy-tags/--no-copy-tags", default=None,
                      help="Copy object tags (reading them needs s3:GetObjectTagging on the source, writing them "
                           "s3:PutObjectTagging on the destination). [default: on]"),
+        click.option("--check-source-etag/--no-check-source-etag", default=None,
+                     help="A single-part source whose ETag is an MD5 (unencrypted or SSE-S3) must give bytes with "
+                          "that MD5, or the object fails; off only for a service whose ETags are not MD5s. "
+                          "[default: on]"),
         click.option("--list-width", type=int,
                      help="Key ranges listed and compared at once when planning; 1 lists each side in one "
                           "ordered pass. [default: 8]"),

@@ -12,7 +12,7 @@ from s3migrate.engine.digest import etag_digest
 from s3migrate.engine.multipart import MultipartCopy
 from s3migrate.engine.options import TransferOptions
 from s3migrate.engine.server_side import COPY_OBJECT_LIMIT, ServerSideCopy
-from s3migrate.engine.single import StreamSwitch, copy_single
+from s3migrate.engine.single import copy_single
 from s3migrate.engine.source import SourceObject, head_source
 from s3migrate.jobs.job import Job
 
@@ -26,7 +26,6 @@ class ObjectCopier:
         self.src, self.dst, self.options, self.budget = src, dst, options, budget
         self.server_side = ServerSideCopy(dst, options, candidate=same_service and options.server_side_copy)
         self._pool = ThreadPoolExecutor(max_workers=max(1, part_workers), thread_name_prefix="s3migrate-part")
-        self._streaming = StreamSwitch()
 
     def copy(self, ctx: CopyContext) -> CopyResult:
         job = ctx.job
@@ -52,10 +51,10 @@ class ObjectCopier:
             if copied is not None:
                 return copied
         if job.size <= self.options.resumable_threshold:
-            return copy_single(self.src, self.dst, ctx, self.options, self.budget, self._streaming)
+            return copy_single(self.src, self.dst, ctx, self.options, self.budget)
         source = source or head_source(self.src, job)
         if source.size <= self.options.resumable_threshold:  # it shrank since it was listed
-            return copy_single(self.src, self.dst, ctx, self.options, self.budget, self._streaming)
+            return copy_single(self.src, self.dst, ctx, self.options, self.budget)
         return self._multipart(ctx, source)
 
     def _multipart(self, ctx: CopyContext, source: SourceObject | None, *, server_side: bool = False) -> CopyResult:

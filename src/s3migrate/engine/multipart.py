@@ -24,7 +24,7 @@ from typing import Any
 from s3migrate.engine.budget import ByteBudget
 from s3migrate.engine.checksums import checksum_function
 from s3migrate.engine.context import CopyContext, CopyResult
-from s3migrate.engine.digest import content_md5, etag_digest, md5_digest, multipart_etag, strip_etag
+from s3migrate.engine.digest import content_md5, etag_digest, etag_is_md5, md5_digest, multipart_etag, strip_etag
 from s3migrate.engine.options import TransferOptions
 from s3migrate.engine.retry import with_retries
 from s3migrate.engine.single import check_put_etag
@@ -83,6 +83,15 @@ class MultipartCopy:
         self.algorithm: str | None = None  # the additional checksum carried from the source, if any
         self.checksum: Callable[[bytes], str] | None = None
         self.part_checksums: dict[int, str] = {}
+        # Whether the destination makes part ETags MD5s: not under SSE-KMS, DSSE-KMS or SSE-C (learnt from the
+        # headers of CreateMultipartUpload and UploadPart; ListParts does not say). None: not known yet.
+        self.md5_etags: bool | None = None
+
+    def _learn_encryption(self, response: dict[str, Any]) -> None:
+        if not etag_is_md5(response):
+            self.md5_etags = False
+        elif self.md5_etags is None and response.get("ETag"):
+            self.md5_etags = True
 
     # -- entry point -------------------------------------------------------------------------------------
 
@@ -199,9 +208,11 @@ class MultipartCopy:
         if self.options.copy_tags:
             args.update(source_tagging(self.src, self.job, source.pin, source.tag_count))
         try:
-            upload_id = str(self.dst.create_multipart_upload(**args)["UploadId"])
+            created = self.dst.create_multipart_upload(**args)
         except Exception as exc:
             raise write_error(exc, "destination CreateMultipartUpload", args) from None
+        self._learn_encryption(created)
+        upload_id = str(created["UploadId"])
         self._remember(upload_id, source, layout)
         return _Upload(upload_id, {}, {})
 
@@ -333,6 +344,7 @@ class MultipartCopy:
             )
         except Exception as exc:
             raise translate_transfer_error(exc, f"destination UploadPart {part.number}") from None
+        self._learn_encryption(response)
         check_put_etag(response, digest, f"part {part.number}")
         return digest, len(data)
 
@@ -374,7 +386,7 @@ class MultipartCopy:
                 raise TransferError(f"part {number} is not at the destination after it was sent")
             if not layout.fits(number, int(part["Size"])):
                 raise IntegrityError(f"part {number} has {part['Size']} bytes at the destination")
-            stored = etag_digest(part.get("ETag"))
+            stored = etag_digest(part.get("ETag")) if self.md5_etags is not False else None
             if stored is not None and digests[number] and stored != digests[number]:
                 raise IntegrityError(f"part {number} at the destination is not the part that was sent")
             entry = {"PartNumber": number, "ETag": part["ETag"]}
@@ -393,6 +405,8 @@ class MultipartCopy:
         etag = str(response.get("ETag", ""))
         if self.server_side:  # no byte passed through here: the part sizes were checked, the pin held each read
             return etag
+        if self.md5_etags is False or not etag_is_md5(response):
+            return etag  # SSE-KMS, DSSE or SSE-C: the ETag is no MD5; Content-MD5 on every part carried the check
         expected = multipart_etag([digests[n] for n in range(1, layout.count + 1)])
         if "-" in strip_etag(etag) and strip_etag(etag) != expected:
             self._delete_bad_object(etag, expected)

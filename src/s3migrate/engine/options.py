@@ -18,6 +18,7 @@ class TransferOptions:
     update_version_id: bool = False  # UpdateVersionId: read and record the source's versionId before starting
     verify_md5_twice: bool = False  # ifVerifyMD5Twice: re-read parts sent by earlier attempts and check them
     server_side_copy: bool = True  # try CopyObject when the endpoints are one service (see engine.server_side)
+    check_source_etag: bool = True  # a single-part source's plain ETag is its MD5: bodies must match it
     copy_tags: bool = True  # copy object tags (a GetObjectTagging for each object that has any)
     copy_cutoff: int = 5 * 1024**3  # server-side copies over this size are multipart (UploadPartCopy)
     copy_part_size: int = 64 * 1024 * 1024  # parts of server-side multipart copies
@@ -35,6 +36,7 @@ class TransferOptions:
             verify_md5_twice=settings.verify_md5_twice,
             server_side_copy=settings.server_side_copy,
             copy_tags=settings.copy_tags,
+            check_source_etag=settings.check_source_etag,
             copy_cutoff=settings.copy_cutoff,
             copy_part_size=settings.copy_part_size,
         )

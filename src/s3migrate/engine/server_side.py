@@ -21,10 +21,11 @@ from collections.abc import Callable
 from typing import Any
 
 from s3migrate.engine.context import CopyContext, CopyResult
-from s3migrate.engine.digest import etag_digest
+from s3migrate.engine.digest import etag_digest, etag_is_md5, object_md5
 from s3migrate.engine.multipart import ServerSideRefused
 from s3migrate.engine.options import TransferOptions
 from s3migrate.errors import IntegrityError, names_missing_object, server_side_refusal, translate_transfer_error
+from s3migrate.jobs.job import Job
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,16 @@ class ServerSideCopy:
         self._worked()
         return result
 
+    def _source_etag_is_md5(self, job: Job) -> bool:
+        """A listing does not say whether the source is encrypted (then its ETag is no MD5): a HEAD does."""
+        args: dict[str, Any] = {"Bucket": job.src_bucket, "Key": job.src_key}
+        if job.version_id:
+            args["VersionId"] = job.version_id
+        try:
+            return etag_is_md5(self.dst.head_object(**args))
+        except Exception as exc:
+            raise translate_transfer_error(exc, "source HEAD after a server-side copy") from None
+
     def copy(self, ctx: CopyContext) -> CopyResult | None:
         """Copy inside S3; None when this object (or this pair) has to stream instead."""
         job = ctx.job
@@ -106,8 +117,8 @@ class ServerSideCopy:
             raise translate_transfer_error(exc, "server-side CopyObject") from None
         self._worked()
         etag = str(response.get("CopyObjectResult", {}).get("ETag", ""))
-        expected = etag_digest(job.etag)
-        if expected is not None and etag_digest(etag) not in (None, expected):
+        expected, copied = etag_digest(job.etag), object_md5({**response, "ETag": etag})
+        if expected is not None and copied not in (None, expected) and self._source_etag_is_md5(job):
             raise IntegrityError(f"server-side copy: destination ETag {etag} != source ETag {job.etag}")
         ctx.on_bytes(job.size)
         return CopyResult(etag=etag, size=job.size, bytes_sent=job.size,

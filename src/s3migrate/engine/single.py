@@ -1,15 +1,19 @@
 """Objects at or under the resumable threshold: one GET, one PUT with Content-MD5.
 
-When the source's ETag is a plain MD5 (a single-part, unencrypted object) the GET body is streamed into
-the PUT as it arrives, with that MD5 as Content-MD5: the destination checks every byte against the
-*source's* digest, end to end, and the copy neither buffers nor hashes (as rclone does). Otherwise the
-body is read into memory and hashed, and our own MD5 goes as Content-MD5.
+Nothing read is trusted blindly. Every body must have the size the listing gave, and where the source ETag is
+the object's MD5 (single-part, unencrypted or SSE-S3), the bytes must have that MD5:
+
+- Streamed (the lean PUT): the GET body goes into the PUT as it arrives, with the *source's* MD5 as
+  Content-MD5, so the destination checks every byte end to end and the copy neither buffers nor hashes (as
+  rclone does). A BadDigest fails this attempt (retried, then the object fails by name); it never turns the
+  check off for other objects.
+- Buffered (botocore's PUT, or a source whose ETag is not an MD5): the body is read into memory and hashed,
+  compared with the source's MD5 where there is one, and our MD5 goes as Content-MD5.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -17,7 +21,7 @@ from botocore.exceptions import ClientError
 from s3migrate.endpoints.lean import LeanS3, StreamedBody, finish_body
 from s3migrate.engine.budget import ByteBudget
 from s3migrate.engine.context import CopyContext, CopyResult
-from s3migrate.engine.digest import content_md5, etag_digest, md5_digest, strip_etag
+from s3migrate.engine.digest import content_md5, etag_is_md5, md5_digest, object_md5, strip_etag
 from s3migrate.engine.options import TransferOptions
 from s3migrate.engine.retry import with_retries
 from s3migrate.engine.source import (
@@ -30,41 +34,54 @@ from s3migrate.engine.source import (
     source_tagging,
     write_error,
 )
-from s3migrate.errors import IntegrityError, JobInterrupted, error_code, translate_transfer_error
+from s3migrate.errors import (
+    Disposition,
+    IntegrityError,
+    JobInterrupted,
+    TransferError,
+    error_code,
+    translate_transfer_error,
+)
+from s3migrate.jobs.job import Job
 
 log = logging.getLogger(__name__)
 _STREAM_BUFFER = 2 * 1024 * 1024  # what a streamed copy holds at once (socket buffers and one block)
-
-
-@dataclass
-class StreamSwitch:
-    """Whether single-part copies stream. Turned off for the run when a destination refuses a source ETag
-    as Content-MD5 (an S3-compatible source whose plain-looking ETags are not MD5s)."""
-
-    enabled: bool = True
+ETAG_HINT = "if this service's ETags are not the MD5 of the content, --no-check-source-etag turns this check off"
 
 
 def check_put_etag(response: dict[str, Any], digest: bytes, what: str) -> str:
-    """The destination verified Content-MD5 already; a plain-MD5 ETag must also equal our digest."""
+    """The destination verified Content-MD5 already; an ETag that S3 makes an MD5 must also equal our digest."""
     etag = str(response.get("ETag", ""))
-    encrypted = response.get("ServerSideEncryption") == "aws:kms" or response.get("SSECustomerAlgorithm")
-    stored = etag_digest(etag)
-    if stored is not None and not encrypted and stored != digest:
+    stored = object_md5(response)
+    if stored is not None and stored != digest:
         raise IntegrityError(f"{what}: destination ETag {strip_etag(etag)} != sent MD5 {digest.hex()}")
     return etag
 
 
-def copy_single(
-    src: Any, dst: Any, ctx: CopyContext, options: TransferOptions, budget: ByteBudget,
-    streaming: StreamSwitch | None = None,
-) -> CopyResult:
+def check_source_length(job: Job, length: int) -> None:
+    """A body (or a Content-Length) that differs from the listed size is never written."""
+    if length != job.size:
+        raise TransferError(f"source GET answered {length} bytes where the listing says {job.size}; not written",
+                            Disposition.RETRY)
+
+
+def check_source_md5(job: Job, response: dict[str, Any], digest: bytes, options: TransferOptions) -> None:
+    """The MD5 of what we read must be the source's own MD5 (its ETag), where S3 makes the ETag one."""
+    expected = object_md5(response) if options.check_source_etag else None
+    if expected is not None and expected != digest:
+        raise TransferError(
+            f"the bytes read from the source have MD5 {digest.hex()}, its ETag says {expected.hex()}; not written "
+            f"({ETAG_HINT})", Disposition.RETRY)
+
+
+def copy_single(src: Any, dst: Any, ctx: CopyContext, options: TransferOptions, budget: ByteBudget) -> CopyResult:
     job = ctx.job
     pin = SourcePin(job.etag, job.version_id)
-    can_stream = streaming is not None and isinstance(dst, LeanS3)  # only the lean PUT takes a streamed body
+    can_stream = options.check_source_etag and isinstance(dst, LeanS3)  # only the lean PUT takes a streamed body
 
     def attempt() -> CopyResult:
-        if can_stream and streaming is not None and streaming.enabled and etag_digest(job.etag) is not None:
-            streamed = _copy_streamed(src, dst, ctx, options, budget, pin, streaming)
+        if can_stream and etag_digest_of(job) is not None:
+            streamed = _copy_streamed(src, dst, ctx, options, budget, pin)
             if streamed is not None:
                 return streamed
         taken = budget.acquire(job.size, ctx.cancelled)
@@ -72,7 +89,9 @@ def copy_single(
             raise JobInterrupted("stopped before the copy started", timeout=False)
         try:
             data, response = read_range(src, job, pin, None, None, with_checksum=True)
+            check_source_length(job, len(data))
             digest = md5_digest(data)
+            check_source_md5(job, response, digest, options)
             args = _put_args(ctx, options, response, data, digest, _tags(src, ctx, options, pin, response))
             try:
                 put = dst.put_object(**args)
@@ -87,6 +106,11 @@ def copy_single(
             budget.release(taken)
 
     return with_retries(attempt, options.part_attempts, ctx.cancelled)
+
+
+def etag_digest_of(job: Job) -> bytes | None:
+    """The MD5 in the job's pinned ETag, if it looks like one (the GET's headers decide for sure)."""
+    return object_md5({"ETag": job.etag}) if job.etag else None
 
 
 def _tags(src: Any, ctx: CopyContext, options: TransferOptions, pin: SourcePin,
@@ -115,9 +139,8 @@ def _put_args(ctx: CopyContext, options: TransferOptions, response: dict[str, An
 
 def _copy_streamed(
     src: Any, dst: Any, ctx: CopyContext, options: TransferOptions, budget: ByteBudget, pin: SourcePin,
-    streaming: StreamSwitch,
 ) -> CopyResult | None:
-    """Stream the GET into the PUT; None when this object has to be buffered instead."""
+    """Stream the GET into the PUT; None when this object has to be buffered instead (its ETag is no MD5)."""
     job = ctx.job
     taken = budget.acquire(min(job.size, _STREAM_BUFFER), ctx.cancelled)
     if taken < 0:
@@ -129,24 +152,23 @@ def _copy_streamed(
         except Exception as exc:
             raise source_error(exc, "source GET", pin) from None
         body = response["Body"]
-        digest = etag_digest(response.get("ETag"))
-        encrypted = response.get("ServerSideEncryption") == "aws:kms" or response.get("SSECustomerAlgorithm")
+        digest = object_md5(response)
         length = int(response.get("ContentLength", -1))
-        if digest is None or encrypted or length < 0:  # its ETag is not its MD5: hash it ourselves
+        if digest is None or not etag_is_md5(response) or length < 0:  # its ETag is not its MD5: hash it
             finish_body(body, drained=False)
             return None
         stream = StreamedBody(body, length)
         try:
             check_source_etag(response, pin)
+            check_source_length(job, length)
             args = _put_args(ctx, options, response, stream, digest, _tags(src, ctx, options, pin, response))
             try:
                 put = dst.put_object(**args)
             except ClientError as exc:
-                if error_code(exc) in ("BadDigest", "InvalidDigest") and stream.sent == length:
-                    streaming.enabled = False
-                    log.warning("the destination refused the source ETag of %s as its MD5; copying with our own "
-                                "MD5 from now on", job.describe())
-                    return None
+                if error_code(exc) in ("BadDigest", "InvalidDigest"):
+                    raise TransferError(
+                        f"the destination refused the bytes read from the source: their MD5 is not the source's "
+                        f"ETag {strip_etag(job.etag)} ({ETAG_HINT})", Disposition.RETRY) from None
                 raise write_error(exc, "destination PUT", args) from None
             except Exception as exc:
                 raise translate_transfer_error(exc, "streamed copy") from None

@@ -1,11 +1,18 @@
-"""A small reverse proxy that injects S3 faults: 503 SlowDown, 500, latency, connection resets (also mid-body).
+"""A small reverse proxy that injects S3 faults: 503 SlowDown, 500, latency, connection resets (also mid-body),
+and the lies and quirks found beyond SeaweedFS: a short body under a matching Content-Length, a byte flipped in
+flight, and an SSE-KMS bucket (ETags that are not MD5s, with the encryption header).
 
 It forwards every request unchanged (Host and Expect headers included, so SigV4 signatures stay valid)
-and counts requests per rule, which is how tests count re-sent parts.
+and counts requests per rule, which is how tests count re-sent parts. The SSE-KMS mode (for a destination)
+rewrites answers only: ETag headers, and the ETags in the bodies of ListObjects, CompleteMultipartUpload and
+CopyObject. ListParts keeps the server's part ETags, because clients send them back in a signed
+CompleteMultipartUpload body that a proxy cannot change; reads pinned by If-Match need the real ETag, so a
+source is never put behind this mode.
 """
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import re
 import socket
@@ -35,6 +42,8 @@ class Rule:
     delay: float = 0.0  # seconds before forwarding
     reset: bool = False  # close the connection without answering
     reset_mid_body: bool = False  # forward, then cut the response body halfway
+    short_body: int = 0  # forward, then answer this many bytes fewer, with a Content-Length that matches
+    flip_byte: bool = False  # forward, then flip one bit in the middle of the response body
     times: int | None = None  # fire at most this many times (None: always)
     every: int = 1  # fire on every n-th match
     fired: int = 0
@@ -59,6 +68,7 @@ class FaultProxy:
     rules: list[Rule] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)  # "METHOD kind" -> requests seen
     paths: dict[str, int] = field(default_factory=dict)  # "METHOD /bucket/key" -> requests seen
+    sse: str = ""  # "aws:kms" or "aws:kms:dsse": answer as a bucket with that default encryption (ETags no MD5s)
     _server: ThreadingHTTPServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -78,6 +88,17 @@ class FaultProxy:
     def pick(self, method: str, target: str) -> list[Rule]:
         with self._lock:
             return [rule for rule in self.rules if rule.matches(method, target) and rule.take()]
+
+    def opaque_etag(self, etag: str) -> str:
+        """The ETag an SSE-KMS bucket would show for an object or part: stable, not its MD5 (``-N`` kept)."""
+        text = etag.strip().strip('"')
+        head, dash, count = text.partition("-")
+        return '"' + hashlib.sha256(b"kms:" + head.encode()).hexdigest()[:32] + dash + count + '"'
+
+    def _encrypted_body(self, data: bytes) -> bytes:
+        return re.sub(rb"<ETag>(?:&quot;|&#34;|\")?([0-9a-fA-F]{32}(?:-\d+)?)(?:&quot;|&#34;|\")?</ETag>",
+                      lambda m: b"<ETag>&quot;" + self.opaque_etag(m.group(1).decode()).strip('"').encode()
+                      + b"&quot;</ETag>", data)
 
     def start(self) -> FaultProxy:
         proxy = self
@@ -124,9 +145,26 @@ class FaultProxy:
                     data = response.read()
                 finally:
                     conn.close()
+                headers = response.getheaders()
+                if proxy.sse and response.status < 300:
+                    listing = self.command == "GET" and re.search(r"[?&](list-type|versions|prefix)", self.path)
+                    completed = self.command == "POST" and "uploadId=" in self.path
+                    copied = self.command == "PUT" and "x-amz-copy-source" in self.headers
+                    if listing or completed or copied:  # XML answers; never object data, never ListParts
+                        data = proxy._encrypted_body(data)
+                    headers = [(n, proxy.opaque_etag(v) if n.lower() == "etag" else v) for n, v in headers
+                               if n.lower() != "x-amz-server-side-encryption"]
+                    headers.append(("x-amz-server-side-encryption", proxy.sse))
+                if response.status < 300 and self.command != "HEAD":
+                    cut = max((rule.short_body for rule in rules), default=0)
+                    if cut and data:
+                        data = data[: max(0, len(data) - cut)]
+                    if any(rule.flip_byte for rule in rules) and data:
+                        middle = len(data) // 2
+                        data = data[:middle] + bytes([data[middle] ^ 0x01]) + data[middle + 1:]
                 self.send_response_only(response.status, response.reason)
                 head = self.command == "HEAD"
-                for name, value in response.getheaders():
+                for name, value in headers:
                     if name.lower() not in _HOP_BY_HOP and (head or name.lower() != "content-length"):
                         self.send_header(name, value)
                 if not head:
