@@ -13,6 +13,7 @@ interpreter and clients (about 100 MiB).
 from __future__ import annotations
 
 import configparser
+import logging
 import os
 import re
 import tomllib
@@ -242,6 +243,7 @@ ORIGINAL_KEYS: dict[str, str] = {
     "LoggingLevel": "log_level",
     "JobType": "job_type",
     "sqs_queue_name": "queue",
+    "sqs_queue": "queue",  # the original jobsender Lambda's name for sqs_queue_name
     "table_queue_name": "ledger",
     "ssm_parameter_bucket": "ssm_parameter_bucket",
     "ssm_parameter_credentials": "ssm_parameter_credentials",
@@ -255,9 +257,20 @@ ORIGINAL_KEYS: dict[str, str] = {
 }
 # Original keys that belong to other commands (cluster, Lambda, versioning); accepted and left to them.
 FOREIGN_ORIGINAL_KEYS = frozenset(
-    {"LocalProfileMode", "src_bucket", "src_prefix", "des_bucket", "des_prefix", "sqs_queue_name_dlq",
+    {"src_bucket", "src_prefix", "des_bucket", "des_prefix", "sqs_queue_name_dlq",
      "JobsenderQueueBusy", "DynamoDBCapacity"}
 )
+# Original keys s3migrate has no use for: said once in a warning (a user may rely on them), never an error.
+UNUSED_ORIGINAL_KEYS: dict[str, str] = {
+    "LocalProfileMode": "credentials come from --from-profile/--to-profile, the environment or SSM",
+    "checkip_url": "s3migrate does not look up its public IP address",
+}
+
+
+def _warn_unused(key: str, source: str) -> None:
+    logging.getLogger("s3migrate.config").warning(
+        "%s in %s is an original Longbow setting that s3migrate does not use (%s); ignored",
+        key, source, UNUSED_ORIGINAL_KEYS[key])
 
 
 def _normalise(key: str, value: Any, *, source: str) -> tuple[str, Any] | None:
@@ -266,6 +279,9 @@ def _normalise(key: str, value: Any, *, source: str) -> tuple[str, Any] | None:
     field = ORIGINAL_KEYS.get(key) or key.strip().lower().replace("-", "_")
     if field not in Settings.model_fields:
         if key in FOREIGN_ORIGINAL_KEYS:
+            return None
+        if key in UNUSED_ORIGINAL_KEYS:
+            _warn_unused(key, source)
             return None
         raise ConfigError(f"unknown setting {key!r} in {source}")
     if value is None:
@@ -339,6 +355,9 @@ def load_settings(
             if item:
                 values[item[0]] = item[1]
     for key, value in (env if env is not None else os.environ).items():
+        if key in UNUSED_ORIGINAL_KEYS:
+            _warn_unused(key, f"environment variable {key}")
+            continue
         name = key if key in ORIGINAL_KEYS else _prefixed_field(key)
         if name:
             item = _normalise(name, value, source=f"environment variable {key}")

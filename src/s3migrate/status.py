@@ -31,8 +31,8 @@ def build_status(ledger: Ledger, queue: WorkQueue | None = None, *, top: int = 1
     per_minute: Counter[int] = Counter()
     for record in records:
         sizes[record.state.value] += record.size
-        if record.state is JobState.DONE and record.end_time_f:
-            per_minute[int(record.end_time_f // 60) * 60] += record.size
+        if record.state is JobState.DONE and record.end_time:
+            per_minute[int(record.end_time // 60) * 60] += record.size
     done = [r for r in records if r.state is JobState.DONE and r.total_spent_time is not None]
     slowest = sorted(done, key=lambda r: r.total_spent_time or 0, reverse=True)[:top]
     failed = [r for r in records if r.state is JobState.FAILED]

@@ -117,7 +117,9 @@ def layout_sizes(size: int, part_size: int) -> list[int]:
     return [p.size for p in PartLayout(size, part_size).parts()]
 
 
-def fingerprint_verdict(src: ListedObject, dst: ListedObject, ledger: Ledger | None, ledger_key: str) -> Item:
+def fingerprint_verdict(src: ListedObject, dst: ListedObject, ledger: Ledger | None, ledger_key: str,
+                        destination: tuple[str, str] | None = None) -> Item:
+    """``destination``: (bucket, key) of ``dst``; a ledger record speaks for it only when it names it."""
     if src.size != dst.size:
         return Item(src.key, Verdict.DIFFERENT, f"size {src.size} at source, {dst.size} at destination", src, dst)
     s_md5, d_md5 = etag_digest(src.etag), etag_digest(dst.etag)
@@ -131,6 +133,7 @@ def fingerprint_verdict(src: ListedObject, dst: ListedObject, ledger: Ledger | N
         if (
             record is not None
             and record.state is JobState.DONE
+            and (destination is None or (record.dst_bucket, record.dst_key) == destination)
             and record.src_etag and strip_etag(record.src_etag) == s_tag
             and record.dst_etag
         ):
@@ -202,7 +205,8 @@ class Verifier:
             elif src is None:
                 items.append(Item(dst.key, Verdict.EXTRA, "only at the destination", None, dst))
             else:
-                item = fingerprint_verdict(src, dst, self.ledger, f"{m.src_bucket}/{m.src_key(src.key)}")
+                item = fingerprint_verdict(src, dst, self.ledger, f"{m.src_bucket}/{m.src_key(src.key)}",
+                                           (m.dst_bucket, m.dst_key(src.key)))
                 items.append(item)
                 if item.verdict is Verdict.UNPROVEN or (self.deep and item.verdict is Verdict.EQUAL):
                     pending.append(item)

@@ -13,10 +13,11 @@ JOB = Job("src-bkt", "dir/a b+c.bin", "dst-bkt", "copy/dir/a b+c.bin", 1234, Non
 def test_register_claim_complete(ledger: Ledger) -> None:
     ledger.register([JOB])
     record = ledger.get(JOB.ledger_key)
-    assert record is not None and record.state is JobState.PENDING and record.first_time
+    assert record is not None and record.state is JobState.PENDING and record.first_time is None
     claim = ledger.claim(JOB, "w1", 60)
     assert claim.result is ClaimResult.CLAIMED and claim.record is not None
     assert claim.record.state is JobState.RUNNING and claim.record.try_times == 1
+    assert claim.record.first_time is not None and abs(claim.record.first_time - time.time()) < 5
     ledger.complete(JOB.ledger_key, "w1", '"dst-etag"')
     done = ledger.get(JOB.ledger_key)
     assert done is not None and done.state is JobState.DONE and "DONE" in done.job_status
@@ -30,6 +31,24 @@ def test_redelivered_done_job_is_skipped_but_changed_source_is_not(ledger: Ledge
     assert ledger.claim(JOB, "w2", 60).result is ClaimResult.ALREADY_DONE
     changed = Job(JOB.src_bucket, JOB.src_key, JOB.dst_bucket, JOB.dst_key, 1234, None, '"etag2"')
     assert ledger.claim(changed, "w2", 60).result is ClaimResult.CLAIMED
+
+
+def test_one_source_sent_to_two_destinations_is_copied_to_both(ledger: Ledger) -> None:
+    """Two bucket pairs with one source, or an S3 event beside a jobsender pair: done for one destination is
+    not done for the other, and the second destination's redelivery is then skipped."""
+    other = Job(JOB.src_bucket, JOB.src_key, "dst-second", "elsewhere/a b+c.bin", 1234, None, '"etag1"')
+    ledger.register([JOB, other])
+    assert ledger.claim(JOB, "w1", 60).result is ClaimResult.CLAIMED
+    ledger.record_upload(JOB.ledger_key, "w1", UploadRecord("up-first", 5 * 1024 * 1024, '"etag1"', None))
+    ledger.complete(JOB.ledger_key, "w1", '"first"')
+    claim = ledger.claim(other, "w2", 60)
+    assert claim.result is ClaimResult.CLAIMED and claim.record is not None
+    assert (claim.record.dst_bucket, claim.record.dst_key) == ("dst-second", "elsewhere/a b+c.bin")
+    assert claim.record.upload_id is None and claim.record.dst_etag is None  # the first one's are not its own
+    ledger.complete(other.ledger_key, "w2", '"second"')
+    assert ledger.claim(other, "w3", 60).result is ClaimResult.ALREADY_DONE
+    record = ledger.get(JOB.ledger_key)
+    assert record is not None and record.key == "src-bkt/dir/a b+c.bin"  # the original's Key, unchanged
 
 
 def test_register_reopens_a_done_job(ledger: Ledger) -> None:

@@ -156,7 +156,7 @@ def test_s3_event_notifications_copy_to_the_default_destination(
     assert queue_empty(cluster)
 
 
-def test_bad_messages_are_recorded_and_removed_never_crash_the_worker(
+def test_bad_messages_reach_the_dead_letter_queue_and_never_crash_the_worker(
     cluster: dict[str, Any], accounts: tuple[Account, Account], buckets: tuple[str, str]
 ) -> None:
     a, b = accounts
@@ -174,20 +174,34 @@ def test_bad_messages_are_recorded_and_removed_never_crash_the_worker(
               job("denied.txt"), job("k" * 2000), job("good.txt"), "[1, 2]"]
     for body in bodies:
         cluster["sqs"].send_message(QueueUrl=cluster["queue_url"], MessageBody=body)
+    s3_event = json.dumps({"Records": [{"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": src_bucket},
+                                                                              "object": {"key": "good.txt"}}}]})
+    bodies.append(s3_event)  # an event, but no Des_bucket_default is set: no destination, so not a job
+    for body in bodies[-1:]:
+        cluster["sqs"].send_message(QueueUrl=cluster["queue_url"], MessageBody=body)
     result = run("work", "--queue", cluster["queue"], "--ledger", cluster["ledger"], *s3_args(cluster),
                  "--exit-when-idle", "3", "--max-retries", "1")
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr  # objects failed and messages were dead-lettered
     assert "Traceback" not in result.stderr
     assert read(b.client(), dst_bucket, "good.txt") == good
     assert queue_empty(cluster)
+    # The messages that are not jobs are in the dead-letter queue, never deleted: its alarm fires as it did.
+    dlq = cluster["sqs"].get_queue_url(QueueName=cluster["table"] + "-dlq")["QueueUrl"]
+    dead = []
+    while batch := cluster["sqs"].receive_message(QueueUrl=dlq, MaxNumberOfMessages=10).get("Messages", []):
+        dead += [m["Body"] for m in batch]
+    assert sorted(dead) == sorted(["{not json", json.dumps({"Src_bucket": src_bucket}), job("k" * 2000), "[1, 2]",
+                                   s3_event])
     ledger = DynamoLedger(cluster["ddb"], cluster["table"])
     failed = {r.key: r.last_error for r in ledger.records(JobState.FAILED)}
     assert "does not exist" in (failed[f"{src_bucket}/missing.txt"] or "")
     assert "does not exist" in (failed["no-such-bkt/x"] or "")
     assert "AccessDenied" in (failed[f"{src_bucket}/denied.txt"] or "")
-    assert "unreadable" in result.stderr and "not JSON" in result.stderr and "1024-byte" in result.stderr
+    assert "not a job" in result.stderr and "not JSON" in result.stderr and "1024-byte" in result.stderr
+    assert "Des_bucket_default" in result.stderr
     # the worker kept going through every bad message and stopped by itself when the queue was idle
-    assert "worker done: 1 copied" in result.stdout and "7 failed" in result.stdout, result.stdout
+    assert "worker done: 1 copied" in result.stdout and "3 failed" in result.stdout, result.stdout
+    assert "5 messages not jobs (dead-letter queue)" in result.stdout, result.stdout
 
 
 def test_settings_from_ssm_and_original_env_names_with_version_compare(

@@ -21,7 +21,7 @@ from s3migrate.endpoints.location import S3Location
 from s3migrate.engine.budget import ByteBudget
 from s3migrate.engine.context import CopyContext, CopyResult
 from s3migrate.engine.options import TransferOptions
-from s3migrate.engine.single import StreamSwitch, copy_single
+from s3migrate.engine.single import copy_single
 from s3migrate.jobs.job import Job
 from s3migrate.testing.faultproxy import FaultProxy, Rule
 from tests.conftest import Account
@@ -181,7 +181,7 @@ def test_unknown_arguments_and_switch_off_use_botocore(accounts: tuple[Account, 
 
 def copy_one(src: Any, dst: Any, job: Job, budget: ByteBudget) -> CopyResult:
     ctx = CopyContext(job=job, owner="test", ledger=None)  # type: ignore[arg-type]  # not used by single copies
-    return copy_single(src, dst, ctx, TransferOptions(resumable_threshold=8 * MIB), budget, StreamSwitch())
+    return copy_single(src, dst, ctx, TransferOptions(resumable_threshold=8 * MIB), budget)
 
 
 def test_single_part_copies_stream_with_the_source_md5(accounts: tuple[Account, Account],

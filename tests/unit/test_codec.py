@@ -56,3 +56,39 @@ def test_event_without_default_destination_is_an_error() -> None:
     event = {"Records": [{"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": "s"}, "object": {"key": "k"}}}]}
     with pytest.raises(BadMessageError, match="Des_bucket_default"):
         decode_message(json.dumps(event))
+
+
+S3_EVENT = {"Records": [{"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": "src"}, "object": {
+    "key": "photos/red+flower%2B1.jpg", "size": 42, "eTag": "0123456789abcdef0123456789abcdef"}}}]}
+
+
+def test_sns_wrapped_s3_events_are_jobs() -> None:
+    """S3 -> SNS -> SQS: the S3 event is a string in the notification's Message."""
+    wrapped = {"Type": "Notification", "MessageId": "m1", "TopicArn": "arn:aws:sns:us-east-1:1:t",
+               "Message": json.dumps(S3_EVENT), "Timestamp": "2026-01-01T00:00:00.000Z"}
+    (job,) = decode_message(json.dumps(wrapped), ("dst", "")).jobs
+    assert (job.src_bucket, job.src_key, job.dst_key, job.size) == ("src", "photos/red flower+1.jpg",
+                                                                    "photos/red flower+1.jpg", 42)
+    test_event = {"Type": "Notification", "Message": json.dumps({"Event": "s3:TestEvent", "Bucket": "src"})}
+    assert decode_message(json.dumps(test_event), ("dst", "")).ignored
+    with pytest.raises(BadMessageError, match="SNS"):
+        decode_message(json.dumps({"Type": "Notification", "Message": "{broken"}), ("dst", ""))
+
+
+def test_eventbridge_object_created_events_are_jobs() -> None:
+    event = {"version": "0", "detail-type": "Object Created", "source": "aws.s3", "detail": {
+        "version": "0", "bucket": {"name": "src"}, "object": {
+            "key": "raw/a+b%2Bc.zip", "size": 198524144, "etag": "4af981f98d22a0b9979da24b259e5e42-12",
+            "version-id": "uhggCJ2"}, "reason": "CompleteMultipartUpload"}}
+    (job,) = decode_message(json.dumps(event), ("dst", "copy")).jobs
+    assert (job.src_key, job.dst_key, job.size, job.version_id) == ("raw/a b+c.zip", "copy/raw/a b+c.zip",
+                                                                      198524144, "uhggCJ2")
+    assert job.etag == '"4af981f98d22a0b9979da24b259e5e42-12"'
+    deleted = {**event, "detail-type": "Object Deleted"}
+    assert decode_message(json.dumps(deleted), ("dst", "")).ignored
+
+
+def test_an_event_without_a_default_destination_is_not_a_job() -> None:
+    """It must reach the dead-letter queue (the worker's part), never be acked as handled."""
+    with pytest.raises(BadMessageError, match="Des_bucket_default"):
+        decode_message(json.dumps(S3_EVENT), None)

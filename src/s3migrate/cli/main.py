@@ -263,8 +263,13 @@ def work(config_file: Path | None, exit_when_idle: float | None, metrics_interva
             stack.enter_context(EmfReporter(run.tracker, metrics_interval, {"ServiceName": "s3migrate-worker"}))
         tracker = run.run()
     s = tracker.snapshot()
+    dead = f", {s.messages_dead_lettered} messages not jobs (dead-letter queue)" if s.messages_dead_lettered else ""
     click.echo(f"worker done: {s.objects_done} copied ({format_size(s.bytes_sent)}), {s.objects_skipped} already "
-               f"done, {s.objects_failed} failed")
+               f"done, {s.objects_failed} failed{dead}")
+    for what, reason in s.failures:
+        click.echo(f"FAILED {what}: {reason}", err=True)
+    if s.objects_failed or s.messages_dead_lettered:
+        sys.exit(1)
 
 
 def _only_state_file() -> Path:

@@ -5,6 +5,12 @@ Original job message (keys raw, never URL-encoded)::
     {"Src_bucket", "Src_key", "Des_bucket", "Des_key", "Size", "versionId"}   # versionId "null" when unknown
 
 We add ``Src_etag`` (pins the source) and ``v`` (format version); messages without them are accepted.
+
+S3 event notifications are jobs too, however they arrive: straight from S3 (``{"Records": [...]}``), wrapped by
+SNS (``{"Type": "Notification", "Message": "<the S3 event as a string>"}``, S3 -> SNS -> SQS fan-out), or as
+EventBridge events (``"detail-type": "Object Created"``). Keys in all three are URL-encoded with ``+`` for a
+space. The destination of an event is ``Des_bucket_default``/``Des_prefix_default``; an event that arrives
+without one configured cannot be a job (BadMessageError: the worker dead-letters it).
 """
 
 from __future__ import annotations
@@ -144,8 +150,33 @@ def decode_message(body: str, default_destination: tuple[str, str] | None = None
         raise BadMessageError(f"message is not JSON: {exc.msg if hasattr(exc, 'msg') else exc}") from None
     if not isinstance(data, dict):
         raise BadMessageError("message is not a JSON object")
+    if data.get("Type") == "Notification" and isinstance(data.get("Message"), str):  # S3 -> SNS -> SQS
+        try:
+            data = json.loads(data["Message"])
+        except json.JSONDecodeError as exc:
+            raise BadMessageError(f"SNS notification whose Message is not JSON: {exc.msg}") from None
+        if not isinstance(data, dict):
+            raise BadMessageError("SNS notification whose Message is not a JSON object")
     if data.get("Event") == "s3:TestEvent":
         return DecodedMessage(ignored="s3:TestEvent")
     if "Records" in data:
         return _decode_event(data["Records"], default_destination)
+    if "detail-type" in data and "detail" in data:
+        return _decode_eventbridge(data, default_destination)
     return DecodedMessage(jobs=[_decode_job(data)])
+
+
+def _decode_eventbridge(data: dict[str, Any], default_destination: tuple[str, str] | None) -> DecodedMessage:
+    """An S3 event delivered by EventBridge: one object per event, its fields under ``detail``."""
+    if data.get("detail-type") != "Object Created":
+        return DecodedMessage(ignored=f"EventBridge event {data.get('detail-type')!r}")
+    detail = data["detail"]
+    if not isinstance(detail, dict) or not isinstance(detail.get("bucket"), dict) or not isinstance(
+        detail.get("object"), dict
+    ):
+        raise BadMessageError("an EventBridge S3 event has no detail.bucket/detail.object")
+    obj = detail["object"]
+    record = {"s3": {"bucket": detail["bucket"], "object": {
+        "key": obj.get("key"), "size": obj.get("size", 0), "eTag": obj.get("etag"),
+        "versionId": obj.get("version-id")}}}
+    return _decode_event([record], default_destination)

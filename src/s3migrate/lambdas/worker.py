@@ -61,6 +61,16 @@ class BatchQueue:
             except Exception as exc:  # the message still comes back, after the queue's visibility timeout
                 log.warning("could not set the visibility of a returned message: %s", describe(exc))
 
+    def dead_letter(self, message: Message, reason: str) -> bool:
+        """Moved by the queue when it is known; otherwise reported failed, so the redrive policy moves it."""
+        if self.sqs is not None and self.sqs.dead_letter(message, reason):
+            with self._lock:
+                self.returned.discard(message.receipt)
+            return True
+        with self._lock:
+            self.returned.add(message.receipt)
+        return False
+
     def send(self, bodies: Sequence[str]) -> None:
         raise NotImplementedError("the Lambda worker does not send")
 

@@ -1,4 +1,11 @@
-"""The Ledger protocol: one record per source object, claims with leases, the job's history."""
+"""The Ledger protocol: one record per source object, claims with leases, the job's history.
+
+One source key may be sent to several destinations (two bucket pairs with one source, an S3 event beside a
+jobsender pair, a changed destination). The record keeps the original's identity, ``Key`` = ``src_bucket/src_key``,
+and describes the destination of its latest job (``desBucket``, ``desKey``); a job is "already done" only when
+the record is DONE *for that job's destination* from the same source content. A job for another destination
+claims the record and copies: it is never acked as done because some other destination holds the copy.
+"""
 
 from __future__ import annotations
 
@@ -46,12 +53,10 @@ class LedgerRecord:
     instance_ids: set[str] = field(default_factory=set)
     try_times: int = 0
     fail_count: int = 0
-    first_time: str | None = None
-    start_time: str | None = None
-    start_time_f: float | None = None
-    end_time: str | None = None
-    end_time_f: float | None = None
-    total_spent_time: float | None = None
+    first_time: float | None = None  # epoch seconds (firstTime)
+    claim_time: float | None = None  # epoch seconds the current attempt started (ours)
+    end_time: float | None = None  # epoch seconds (endTime)
+    total_spent_time: float | None = None  # endTime - firstTime
     progress: float = 0.0
     dst_etag: str | None = None
     upload_id: str | None = None
@@ -96,8 +101,13 @@ def same_source(record: LedgerRecord, job: Job) -> bool:
 
 
 def time_text(ts: float) -> str:
-    """The original's human-readable times (``firstTime``, ``startTime``, ``endTime``): local time."""
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
+    """The original's human-readable times (``startTime_f``, ``endTime_f``): ``time.asctime`` in local time."""
+    return time.asctime(time.localtime(ts))
+
+
+def same_destination(record: LedgerRecord, job: Job) -> bool:
+    """Whether the record describes this job's destination (one source may be sent to several)."""
+    return (record.dst_bucket, record.dst_key) == (job.dst_bucket, job.dst_key)
 
 
 def refuse_claim(record: LedgerRecord | None, job: Job, owner: str, now: float) -> Claim | None:
@@ -105,7 +115,7 @@ def refuse_claim(record: LedgerRecord | None, job: Job, owner: str, now: float) 
     leave a job leased by another live owner; None means the claim may go ahead."""
     if record is None:
         return None
-    if record.state is JobState.DONE and same_source(record, job):
+    if record.state is JobState.DONE and same_source(record, job) and same_destination(record, job):
         return Claim(ClaimResult.ALREADY_DONE, record)
     leased_elsewhere = record.lease_owner not in (None, owner) and (record.lease_expires or 0) > now
     if record.state is JobState.RUNNING and leased_elsewhere:

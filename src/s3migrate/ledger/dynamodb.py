@@ -7,6 +7,7 @@ both win. ``versionId`` is written as the string ``"null"`` when unknown, as the
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -28,48 +29,80 @@ from s3migrate.ledger.base import (
     Outcome,
     UploadRecord,
     refuse_claim,
+    same_destination,
     time_text,
 )
 
+log = logging.getLogger(__name__)
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
 
 
-def _num(value: Any, default: float = 0) -> float:
-    return float(value) if value is not None else default
+def _number(value: Any) -> float | None:
+    """A number attribute (or the text an older writer put there); None when it is neither."""
+    if value is None or isinstance(value, (set, bool)):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _strings(value: Any) -> set[str]:
+    """A string set (or a lone string, as some writers put there)."""
+    if isinstance(value, (set, frozenset, list)):
+        return {str(v) for v in value}
+    return {value} if isinstance(value, str) and value else set()
 
 
 def _item_to_record(item: dict[str, Any]) -> LedgerRecord:
-    d = {k: _deserializer.deserialize(v) for k, v in item.items()}
+    """Read an item written by s3migrate or by the original Longbow workers, whatever the attribute types.
+
+    An attribute of an unexpected type is read as absent (and said once, in a warning), never an exception:
+    a record is only a claim's input, and a fresh claim repairs it."""
+    d: dict[str, Any] = {}
+    for name, raw in item.items():
+        try:
+            d[name] = _deserializer.deserialize(raw)
+        except Exception:
+            log.warning("ledger item %s: attribute %s is unreadable (%s); ignored", item.get(S.KEY), name, raw)
+    state_text = str(d.get(S.STATE))
+    if state_text in JobState.__members__:
+        state = JobState(state_text)
+    else:  # an item the original wrote: its jobStatus history says whether it finished
+        state = JobState.DONE if Outcome.DONE.value in _strings(d.get(S.JOB_STATUS)) else JobState.PENDING
     version = d.get(S.VERSION_ID)
+    part_size = _number(d.get(S.UPLOAD_PART_SIZE))
     return LedgerRecord(
-        key=d[S.KEY],
-        dst_bucket=d.get(S.DES_BUCKET, ""),
-        dst_key=d.get(S.DES_KEY, ""),
-        size=int(_num(d.get(S.SIZE))),
-        version_id=None if version in (None, "null") else str(version),
-        src_etag=d.get(S.SRC_ETAG),
-        state=JobState(d.get(S.STATE, "PENDING")),
-        job_status=set(d.get(S.JOB_STATUS, set())),
-        instance_ids=set(d.get(S.INSTANCE_ID, set())),
-        try_times=int(_num(d.get(S.TRY_TIMES))),
-        fail_count=int(_num(d.get(S.FAIL_COUNT))),
-        first_time=d.get(S.FIRST_TIME),
-        start_time=d.get(S.START_TIME),
-        start_time_f=float(d[S.START_TIME_F]) if S.START_TIME_F in d else None,
-        end_time=d.get(S.END_TIME),
-        end_time_f=float(d[S.END_TIME_F]) if S.END_TIME_F in d else None,
-        total_spent_time=float(d[S.TOTAL_SPENT_TIME]) if S.TOTAL_SPENT_TIME in d else None,
-        progress=_num(d.get(S.LAST_TIME_PROGRESS)),
-        dst_etag=d.get(S.DES_ETAG),
-        upload_id=d.get(S.UPLOAD_ID),
-        upload_part_size=int(d[S.UPLOAD_PART_SIZE]) if S.UPLOAD_PART_SIZE in d else None,
-        upload_src_etag=d.get(S.UPLOAD_SRC_ETAG),
-        upload_src_version=d.get(S.UPLOAD_SRC_VERSION),
-        lease_owner=d.get(S.LEASE_OWNER),
-        lease_expires=float(d[S.LEASE_EXPIRES]) if S.LEASE_EXPIRES in d else None,
-        last_error=d.get(S.LAST_ERROR),
+        key=str(d.get(S.KEY, "")),
+        dst_bucket=_text(d.get(S.DES_BUCKET)) or "",
+        dst_key=_text(d.get(S.DES_KEY)) or "",
+        size=int(_number(d.get(S.SIZE)) or 0),
+        version_id=None if version in (None, "null") or not isinstance(version, str) else version,
+        src_etag=_text(d.get(S.SRC_ETAG)),
+        state=state,
+        job_status=_strings(d.get(S.JOB_STATUS)),
+        instance_ids=_strings(d.get(S.INSTANCE_ID)),
+        try_times=int(_number(d.get(S.TRY_TIMES)) or 0),
+        fail_count=int(_number(d.get(S.FAIL_COUNT)) or 0),
+        first_time=_number(d.get(S.FIRST_TIME)),
+        claim_time=_number(d.get(S.CLAIM_TIME)),
+        end_time=_number(d.get(S.END_TIME)),
+        total_spent_time=_number(d.get(S.TOTAL_SPENT_TIME)),
+        progress=_number(d.get(S.LAST_TIME_PROGRESS)) or 0.0,
+        dst_etag=_text(d.get(S.DES_ETAG)),
+        upload_id=_text(d.get(S.UPLOAD_ID)),
+        upload_part_size=int(part_size) if part_size else None,
+        upload_src_etag=_text(d.get(S.UPLOAD_SRC_ETAG)),
+        upload_src_version=_text(d.get(S.UPLOAD_SRC_VERSION)),
+        lease_owner=_text(d.get(S.LEASE_OWNER)),
+        lease_expires=_number(d.get(S.LEASE_EXPIRES)),
+        last_error=_text(d.get(S.LAST_ERROR)),
     )
 
 
@@ -168,12 +201,10 @@ class DynamoLedger:
         return update
 
     def register(self, jobs: Sequence[Job]) -> None:
-        now = time_text(time.time())
-
         def one(job: Job) -> None:
             update = self._job_fields(_Update(), job)
             update.set(S.STATE, JobState.PENDING.value).set(S.FAIL_COUNT, 0).set(S.TRY_TIMES, 0, if_missing=True)
-            update.set(S.FIRST_TIME, now, if_missing=True).set(S.LEASE_OWNER, None).set(S.LEASE_EXPIRES, None)
+            update.set(S.LEASE_OWNER, None).set(S.LEASE_EXPIRES, None)
             if not self._update_checked(job.ledger_key, update):
                 raise EndpointError("unexpected conditional failure")  # pragma: no cover
 
@@ -193,9 +224,12 @@ class DynamoLedger:
                 return refused
             update = self._job_fields(_Update(), job)
             update.set(S.STATE, JobState.RUNNING.value).set(S.LEASE_OWNER, owner)
-            update.set(S.LEASE_EXPIRES, round(now + lease_seconds, 3)).set(S.START_TIME, time_text(now))
-            update.set(S.START_TIME_F, round(now, 3)).set(S.FIRST_TIME, time_text(now), if_missing=True)
-            update.add(S.TRY_TIMES, 1).add(S.INSTANCE_ID, {owner})
+            update.set(S.LEASE_EXPIRES, round(now + lease_seconds, 3)).set(S.CLAIM_TIME, round(now, 3))
+            update.set(S.FIRST_TIME, int(now), if_missing=True).set(S.LAST_TIME_PROGRESS, 0, if_missing=True)
+            update.add(S.TRY_TIMES, 1).add(S.INSTANCE_ID, {owner}).add(S.START_TIME_F, {time_text(now)})
+            if record is not None and not same_destination(record, job):  # that upload is not this job's
+                for attr in (S.UPLOAD_ID, S.UPLOAD_PART_SIZE, S.UPLOAD_SRC_ETAG, S.UPLOAD_SRC_VERSION, S.DES_ETAG):
+                    update.set(attr, None)
             if record is None:
                 condition = update.condition("attribute_not_exists({attr_k})", attr_k=S.KEY)
             else:
@@ -235,9 +269,9 @@ class DynamoLedger:
         if record is None:
             return
         now = time.time()
-        update = _Update().set(S.STATE, JobState.DONE.value).set(S.END_TIME, time_text(now))
-        update.set(S.END_TIME_F, round(now, 3)).set(S.LAST_TIME_PROGRESS, 100)
-        update.set(S.TOTAL_SPENT_TIME, round(now - (record.start_time_f or now), 3)).set(S.DES_ETAG, dst_etag)
+        update = _Update().set(S.STATE, JobState.DONE.value).set(S.END_TIME, int(now))
+        update.set(S.END_TIME_F, time_text(now)).set(S.LAST_TIME_PROGRESS, 100)
+        update.set(S.TOTAL_SPENT_TIME, int(now) - int(record.first_time or now)).set(S.DES_ETAG, dst_etag)
         update.set(S.FAIL_COUNT, 0)
         for attr in (S.LAST_ERROR, S.UPLOAD_ID, S.UPLOAD_SRC_ETAG, S.UPLOAD_SRC_VERSION, S.LEASE_OWNER,
                      S.LEASE_EXPIRES):
@@ -255,8 +289,8 @@ class DynamoLedger:
         failures = record.fail_count + (0 if outcome in (Outcome.TIMEOUT, Outcome.QUIT) else 1)
         now = time.time()
         update = _Update().set(S.STATE, (JobState.FAILED if final else JobState.PENDING).value)
-        update.set(S.FAIL_COUNT, failures).set(S.LAST_ERROR, reason[:2000]).set(S.END_TIME, time_text(now))
-        update.set(S.END_TIME_F, round(now, 3)).set(S.LEASE_OWNER, None).set(S.LEASE_EXPIRES, None)
+        update.set(S.FAIL_COUNT, failures).set(S.LAST_ERROR, reason[:2000]).set(S.END_TIME, int(now))
+        update.set(S.END_TIME_F, time_text(now)).set(S.LEASE_OWNER, None).set(S.LEASE_EXPIRES, None)
         update.add(S.JOB_STATUS, {outcome.value})
         self._update_checked(key, update)
         return failures

@@ -1,7 +1,9 @@
 """Ledger attribute names, shared by every backend and by the deployment (the original DynamoDB layout).
 
 Partition key ``Key`` = ``src_bucket/src_key``; a global secondary index ``desBucket-index`` (partition
-``desBucket``) projects ``desKey`` and ``versionId``. Names after ``# ours`` are additions.
+``desBucket``) projects ``desKey`` and ``versionId``. The original's attributes keep the original's types (the
+comments say which), so original workers and s3migrate can write one table; names after ``# ours`` are
+additions.
 """
 
 from __future__ import annotations
@@ -13,15 +15,15 @@ SIZE = "Size"
 VERSION_ID = "versionId"
 INSTANCE_ID = "instanceID"  # string set of workers that touched the job
 TRY_TIMES = "tryTimes"  # number, ADDed per attempt
-FIRST_TIME = "firstTime"
-START_TIME = "startTime"
-START_TIME_F = "startTime_f"
+FIRST_TIME = "firstTime"  # number: epoch seconds of the first attempt
+START_TIME_F = "startTime_f"  # string set: time.asctime() of every attempt's start
 LAST_TIME_PROGRESS = "lastTimeProgress"  # percent
 JOB_STATUS = "jobStatus"  # string set: DONE / ERR / TIMEOUT / QUIT
-END_TIME = "endTime"
-END_TIME_F = "endTime_f"
-TOTAL_SPENT_TIME = "totalSpentTime"
+END_TIME = "endTime"  # number: epoch seconds of the last end
+END_TIME_F = "endTime_f"  # string: time.asctime() of the last end
+TOTAL_SPENT_TIME = "totalSpentTime"  # number: endTime - firstTime
 # ours
+CLAIM_TIME = "claimTime"  # number: epoch seconds (fractional) when the current attempt started
 STATE = "state"  # PENDING / RUNNING / DONE / FAILED: the current state (jobStatus is the history)
 SRC_ETAG = "srcEtag"
 DES_ETAG = "desEtag"

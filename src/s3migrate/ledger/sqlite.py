@@ -20,6 +20,7 @@ from s3migrate.ledger.base import (
     Outcome,
     UploadRecord,
     refuse_claim,
+    same_destination,
     time_text,
 )
 from s3migrate.sqlite_db import Database
@@ -38,12 +39,12 @@ CREATE TABLE IF NOT EXISTS {_TABLE} (
     "{S.INSTANCE_ID}"       TEXT NOT NULL DEFAULT '[]',
     "{S.TRY_TIMES}"         INTEGER NOT NULL DEFAULT 0,
     "{S.FAIL_COUNT}"        INTEGER NOT NULL DEFAULT 0,
-    "{S.FIRST_TIME}"        TEXT,
-    "{S.START_TIME}"        TEXT,
-    "{S.START_TIME_F}"      REAL,
-    "{S.END_TIME}"          TEXT,
-    "{S.END_TIME_F}"        REAL,
+    "{S.FIRST_TIME}"        REAL,
+    "{S.START_TIME_F}"      TEXT NOT NULL DEFAULT '[]',
+    "{S.END_TIME}"          REAL,
+    "{S.END_TIME_F}"        TEXT,
     "{S.TOTAL_SPENT_TIME}"  REAL,
+    "{S.CLAIM_TIME}"        REAL,
     "{S.LAST_TIME_PROGRESS}" REAL NOT NULL DEFAULT 0,
     "{S.DES_ETAG}"          TEXT,
     "{S.UPLOAD_ID}"         TEXT,
@@ -57,6 +58,18 @@ CREATE TABLE IF NOT EXISTS {_TABLE} (
 CREATE INDEX IF NOT EXISTS "{S.DES_BUCKET_INDEX}" ON {_TABLE} ("{S.DES_BUCKET}", "{S.DES_KEY}");
 CREATE INDEX IF NOT EXISTS ledger_state ON {_TABLE} ("{S.STATE}");
 """
+# Columns added since the first release: a state file made by an older version gets them on open.
+_ADDED_COLUMNS = {S.CLAIM_TIME: "REAL"}
+
+
+def _number(value: Any) -> float | None:
+    """A time column of this or an older version (which stored text there): a number, or None."""
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
 
 
 
@@ -77,12 +90,10 @@ def _row_to_record(row: sqlite3.Row) -> LedgerRecord:
         instance_ids=set(json.loads(row[S.INSTANCE_ID])),
         try_times=row[S.TRY_TIMES],
         fail_count=row[S.FAIL_COUNT],
-        first_time=row[S.FIRST_TIME],
-        start_time=row[S.START_TIME],
-        start_time_f=row[S.START_TIME_F],
-        end_time=row[S.END_TIME],
-        end_time_f=row[S.END_TIME_F],
-        total_spent_time=row[S.TOTAL_SPENT_TIME],
+        first_time=_number(row[S.FIRST_TIME]),
+        claim_time=_number(row[S.CLAIM_TIME]),
+        end_time=_number(row[S.END_TIME]),
+        total_spent_time=_number(row[S.TOTAL_SPENT_TIME]),
         progress=row[S.LAST_TIME_PROGRESS],
         dst_etag=row[S.DES_ETAG],
         upload_id=row[S.UPLOAD_ID],
@@ -101,6 +112,11 @@ class SqliteLedger:
     def __init__(self, db: Database) -> None:
         self._db = db.acquire()
         self._db.executescript(_SCHEMA)
+        with self._db.transaction() as conn:
+            present = {row[1] for row in conn.execute(f"PRAGMA table_info({_TABLE})")}
+            for name, kind in _ADDED_COLUMNS.items():
+                if name not in present:
+                    conn.execute(f'ALTER TABLE {_TABLE} ADD COLUMN "{name}" {kind}')
 
     def _fetch(self, conn: sqlite3.Connection, key: str) -> LedgerRecord | None:
         conn.row_factory = sqlite3.Row
@@ -115,19 +131,18 @@ class SqliteLedger:
         conn.execute(f'UPDATE {_TABLE} SET {assignments} WHERE "{S.KEY}" = ?', (*values.values(), key))
 
     def register(self, jobs: Sequence[Job]) -> None:
-        now = time_text(time.time())
         with self._db.transaction() as conn:
             conn.executemany(
                 f"""INSERT INTO {_TABLE} ("{S.KEY}", "{S.DES_BUCKET}", "{S.DES_KEY}", "{S.SIZE}",
-                        "{S.VERSION_ID}", "{S.SRC_ETAG}", "{S.STATE}", "{S.FIRST_TIME}")
-                    VALUES (?, ?, ?, ?, ?, ?, 'PENDING', ?)
+                        "{S.VERSION_ID}", "{S.SRC_ETAG}", "{S.STATE}")
+                    VALUES (?, ?, ?, ?, ?, ?, 'PENDING')
                     ON CONFLICT ("{S.KEY}") DO UPDATE SET
                         "{S.DES_BUCKET}" = excluded."{S.DES_BUCKET}", "{S.DES_KEY}" = excluded."{S.DES_KEY}",
                         "{S.SIZE}" = excluded."{S.SIZE}", "{S.VERSION_ID}" = excluded."{S.VERSION_ID}",
                         "{S.SRC_ETAG}" = excluded."{S.SRC_ETAG}", "{S.STATE}" = 'PENDING',
                         "{S.FAIL_COUNT}" = 0, "{S.LEASE_OWNER}" = NULL, "{S.LEASE_EXPIRES}" = NULL""",
                 [
-                    (j.ledger_key, j.dst_bucket, j.dst_key, j.size, j.version_id, j.etag, now)
+                    (j.ledger_key, j.dst_bucket, j.dst_key, j.size, j.version_id, j.etag)
                     for j in jobs
                 ],
             )
@@ -141,7 +156,7 @@ class SqliteLedger:
                 return refused
             if record is None:
                 record = LedgerRecord(job.ledger_key, job.dst_bucket, job.dst_key, job.size, job.version_id,
-                                      job.etag, first_time=time_text(now))
+                                      job.etag, first_time=int(now))
                 conn.execute(
                     f"""INSERT INTO {_TABLE} ("{S.KEY}", "{S.DES_BUCKET}", "{S.DES_KEY}", "{S.SIZE}",
                             "{S.VERSION_ID}", "{S.SRC_ETAG}", "{S.STATE}", "{S.FIRST_TIME}")
@@ -149,20 +164,31 @@ class SqliteLedger:
                     (job.ledger_key, job.dst_bucket, job.dst_key, job.size, job.version_id, job.etag,
                      record.first_time),
                 )
+            values: dict[str, Any] = {}
+            if not same_destination(record, job):  # another destination's upload is not this job's
+                record = dataclasses.replace(record, upload_id=None, upload_part_size=None, upload_src_etag=None,
+                                             upload_src_version=None, dst_etag=None)
+                values.update({S.UPLOAD_ID: None, S.UPLOAD_PART_SIZE: None, S.UPLOAD_SRC_ETAG: None,
+                               S.UPLOAD_SRC_VERSION: None, S.DES_ETAG: None})
             claimed = dataclasses.replace(
                 record, state=JobState.RUNNING, lease_owner=owner, lease_expires=now + lease_seconds,
                 try_times=record.try_times + 1, instance_ids={*record.instance_ids, owner},
-                start_time=time_text(now), start_time_f=now, dst_bucket=job.dst_bucket, dst_key=job.dst_key,
-                size=job.size, src_etag=job.etag or record.src_etag, version_id=job.version_id or record.version_id,
+                claim_time=now, first_time=record.first_time or int(now), dst_bucket=job.dst_bucket,
+                dst_key=job.dst_key, size=job.size, src_etag=job.etag or record.src_etag,
+                version_id=job.version_id or record.version_id,
             )
+            (starts,) = conn.execute(f'SELECT "{S.START_TIME_F}" FROM {_TABLE} WHERE "{S.KEY}" = ?',
+                                     (job.ledger_key,)).fetchone()
             self._update(conn, job.ledger_key, {
+                **values,
                 S.STATE: claimed.state.value,
                 S.LEASE_OWNER: owner,
                 S.LEASE_EXPIRES: claimed.lease_expires,
                 S.TRY_TIMES: claimed.try_times,
                 S.INSTANCE_ID: json.dumps(sorted(claimed.instance_ids)),
-                S.START_TIME: claimed.start_time,
-                S.START_TIME_F: now,
+                S.START_TIME_F: _set_add(starts or "[]", time_text(now)),
+                S.CLAIM_TIME: now,
+                S.FIRST_TIME: claimed.first_time,
                 S.DES_BUCKET: job.dst_bucket,
                 S.DES_KEY: job.dst_key,
                 S.SIZE: job.size,
@@ -209,17 +235,17 @@ class SqliteLedger:
     ) -> None:
         now = time.time()
         with self._db.transaction() as conn:
-            row = conn.execute(f'SELECT "{S.JOB_STATUS}", "{S.START_TIME_F}" FROM {_TABLE} WHERE "{S.KEY}" = ?',
+            row = conn.execute(f'SELECT "{S.JOB_STATUS}", "{S.FIRST_TIME}" FROM {_TABLE} WHERE "{S.KEY}" = ?',
                                (key,)).fetchone()
             if row is None:
                 return
-            job_status, start_time_f = row
+            job_status, first_time = row
             values: dict[str, Any] = {
                 S.STATE: JobState.DONE.value,
                 S.JOB_STATUS: _set_add(job_status, Outcome.DONE.value),
-                S.END_TIME: time_text(now),
-                S.END_TIME_F: now,
-                S.TOTAL_SPENT_TIME: round(now - (start_time_f or now), 3),
+                S.END_TIME: int(now),
+                S.END_TIME_F: time_text(now),
+                S.TOTAL_SPENT_TIME: int(now) - int(_number(first_time) or now),
                 S.LAST_TIME_PROGRESS: 100.0,
                 S.DES_ETAG: dst_etag,
                 S.FAIL_COUNT: 0,
@@ -250,8 +276,8 @@ class SqliteLedger:
                     S.JOB_STATUS: _set_add(json.dumps(sorted(record.job_status)), outcome.value),
                     S.FAIL_COUNT: failures,
                     S.LAST_ERROR: reason[:2000],
-                    S.END_TIME: time_text(now),
-                    S.END_TIME_F: now,
+                    S.END_TIME: int(now),
+                    S.END_TIME_F: time_text(now),
                     S.LEASE_OWNER: None,
                     S.LEASE_EXPIRES: None,
                 },

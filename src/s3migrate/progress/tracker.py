@@ -22,6 +22,7 @@ class Snapshot:
     bytes_reused: int
     bytes_completed: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)
+    messages_dead_lettered: int = 0  # messages no worker can use, moved to (or left for) the dead-letter queue
 
     @property
     def objects_finished(self) -> int:
@@ -56,6 +57,7 @@ class Tracker:
         self.bytes_reused = 0
         self.bytes_completed = 0
         self.failures: list[tuple[str, str]] = []
+        self.messages_dead_lettered = 0
 
     def planned(self, objects: int, nbytes: int) -> None:
         with self._lock:
@@ -98,6 +100,12 @@ class Tracker:
             self.objects_failed += 1
             self.failures.append((what, reason))
 
+    def dead_lettered(self, what: str, reason: str) -> None:
+        """A message that is not a job: moved to the dead-letter queue, or left for its redrive policy."""
+        with self._lock:
+            self.messages_dead_lettered += 1
+            self.failures.append((what, reason))
+
     def snapshot(self) -> Snapshot:
         with self._lock:
             return Snapshot(
@@ -112,4 +120,5 @@ class Tracker:
                 bytes_reused=self.bytes_reused,
                 bytes_completed=self.bytes_completed,
                 failures=list(self.failures),
+                messages_dead_lettered=self.messages_dead_lettered,
             )

@@ -47,6 +47,10 @@ class WorkQueue(Protocol):
     def change_visibility(self, receipt: str, timeout: float) -> None:
         """Extend (or, with 0, end) the invisibility of a received message."""
 
+    def dead_letter(self, message: Message, reason: str) -> bool:
+        """Move a message no worker can use to the dead-letter queue (never delete it). False when there is no
+        dead-letter queue to move it to: it is then left to come back, for the queue's redrive policy."""
+
     def counts(self) -> QueueCounts:
         """Approximate visible / in-flight / dead-lettered counts."""
 

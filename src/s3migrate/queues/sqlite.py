@@ -198,6 +198,18 @@ class SqliteQueue:
             )
         self._wake()  # returned now, or due at another time than idle receivers expect
 
+    def dead_letter(self, message: Message, reason: str) -> bool:
+        with self._db.transaction() as conn:
+            moved = conn.execute("DELETE FROM queue_messages WHERE id = ? AND receipt = ?",
+                                 (_message_id(message.receipt), message.receipt)).rowcount
+            if moved:
+                conn.execute(
+                    "INSERT OR REPLACE INTO queue_dead_letters (id, body, receive_count, dead_at) VALUES (?, ?, ?, ?)",
+                    (_message_id(message.receipt), message.body, message.receive_count, time.time()),
+                )
+            self._resized(-moved)
+        return True
+
     def counts(self) -> QueueCounts:
         now = time.time()
         with self._db.reading() as conn:

@@ -119,6 +119,21 @@ class SqsQueue:
             if error_code(exc) not in _GONE_RECEIPT:
                 raise EndpointError(f"SQS ChangeMessageVisibility: {describe(exc)}") from None
 
+    def dead_letter(self, message: Message, reason: str) -> bool:
+        """Send the body to the queue's dead-letter queue (from its RedrivePolicy), then delete it here. Without
+        one the message is hidden for the longest SQS allows and left for an operator (never deleted)."""
+        dlq = self.dead_letter_url()
+        if dlq is None:
+            self.change_visibility(message.receipt, 43200)
+            return False
+        try:
+            self._client.send_message(QueueUrl=dlq, MessageBody=message.body, MessageAttributes={
+                "s3migrate-reason": {"DataType": "String", "StringValue": reason[:1000] or "unreadable"}})
+        except ClientError as exc:
+            raise EndpointError(f"SQS SendMessage to the dead-letter queue: {describe(exc)}") from None
+        self.ack(message.receipt)
+        return True
+
     def _attributes(self, url: str, names: list[str]) -> dict[str, str]:
         try:
             return dict(self._client.get_queue_attributes(QueueUrl=url, AttributeNames=names).get("Attributes", {}))

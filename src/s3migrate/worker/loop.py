@@ -191,9 +191,15 @@ class Worker:
         try:
             decoded = decode_message(message.body, self.settings.default_destination)
         except BadMessageError as exc:
-            log.error("dropping unreadable message %s: %s", message.message_id, exc)
-            self.tracker.failed(f"message {message.message_id}", f"unreadable: {exc}")
-            self.queue.ack(message.receipt)
+            # Never deleted: the dead-letter queue (and its alarm) is how an operator learns of it.
+            try:
+                moved = self.queue.dead_letter(message, str(exc))
+            except S3MigrateError as error:
+                log.error("message %s: %s; and it could not be dead-lettered: %s", message.message_id, exc, error)
+                moved = False
+            where = "moved to the dead-letter queue" if moved else "left for the queue's redrive policy"
+            log.error("message %s is not a job (%s): %s", message.message_id, exc, where)
+            self.tracker.dead_lettered(f"message {message.message_id}", f"not a job ({exc}): {where}")
             return JobOutcome.FAILED
         if decoded.ignored:
             log.info("ignoring message %s: %s", message.message_id, decoded.ignored)
