@@ -97,3 +97,15 @@ def test_a_waiting_receiver_gets_a_message_that_comes_due_during_its_wait(make_q
     (again,) = queue.receive(1, visibility_timeout=30, wait_seconds=5)
     assert again.body == "job" and again.receipt != first.receipt
     assert time.monotonic() - started < 4
+
+
+def test_dead_letter_moves_a_message_it_never_deletes_it(make_queue: QueueFactory) -> None:
+    """A message that is not a job reaches the dead-letter queue (its alarm is how operators learn of it)."""
+    queue = make_queue(max_receives=5)
+    queue.send(["{not a job", "fine"])
+    received = {m.body: m for m in queue.receive(10, visibility_timeout=30)}
+    assert set(received) == {"{not a job", "fine"}
+    assert queue.dead_letter(received["{not a job"], "not JSON")
+    queue.ack(received["fine"].receipt)
+    counts = queue.counts()
+    assert (counts.visible, counts.in_flight, counts.dead) == (0, 0, 1)

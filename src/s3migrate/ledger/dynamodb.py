@@ -150,6 +150,17 @@ class _Update:
                 text = text.replace(":" + key, self._value(value))
         return text
 
+    def condition_raw(self, text: str, **values: Any) -> str:
+        """A condition whose ``:name`` values are DynamoDB AttributeValues as read (any type)."""
+        for key, value in values.items():
+            if key.startswith("attr_"):
+                text = text.replace("{" + key + "}", self._name(value))
+            else:
+                placeholder = f":v{len(self.values)}"
+                self.values[placeholder] = value
+                text = text.replace(":" + key, placeholder)
+        return text
+
     def expression(self) -> str:
         parts = []
         if self.sets:
@@ -159,6 +170,15 @@ class _Update:
         if self.adds:
             parts.append("ADD " + ", ".join(self.adds))
         return " ".join(parts)
+
+
+def _add_to_set(update: _Update, item: dict[str, Any] | None, attr: str, value: str) -> None:
+    """ADD to a string set, as the original does; an attribute of another type is replaced (ADD would fail)."""
+    raw = (item or {}).get(attr)
+    if raw is None or "SS" in raw:
+        update.add(attr, {value})
+    else:
+        update.set(attr, {value})
 
 
 class DynamoLedger:
@@ -211,14 +231,19 @@ class DynamoLedger:
         with ThreadPoolExecutor(max_workers=8) as pool:
             list(pool.map(one, jobs))
 
+    def _get_item(self, key: str) -> dict[str, Any] | None:
+        item: dict[str, Any] | None = self._call("get_item", Key={S.KEY: {"S": key}}, ConsistentRead=True).get("Item")
+        return item
+
     def get(self, key: str) -> LedgerRecord | None:
-        item = self._call("get_item", Key={S.KEY: {"S": key}}, ConsistentRead=True).get("Item")
+        item = self._get_item(key)
         return _item_to_record(item) if item else None
 
     def claim(self, job: Job, owner: str, lease_seconds: float) -> Claim:
         for _ in range(8):
             now = time.time()
-            record = self.get(job.ledger_key)
+            item = self._get_item(job.ledger_key)
+            record = _item_to_record(item) if item else None
             refused = refuse_claim(record, job, owner, now)
             if refused is not None:
                 return refused
@@ -226,17 +251,28 @@ class DynamoLedger:
             update.set(S.STATE, JobState.RUNNING.value).set(S.LEASE_OWNER, owner)
             update.set(S.LEASE_EXPIRES, round(now + lease_seconds, 3)).set(S.CLAIM_TIME, round(now, 3))
             update.set(S.FIRST_TIME, int(now), if_missing=True).set(S.LAST_TIME_PROGRESS, 0, if_missing=True)
-            update.add(S.TRY_TIMES, 1).add(S.INSTANCE_ID, {owner}).add(S.START_TIME_F, {time_text(now)})
+            _add_to_set(update, item, S.INSTANCE_ID, owner)
+            _add_to_set(update, item, S.START_TIME_F, time_text(now))
             if record is not None and not same_destination(record, job):  # that upload is not this job's
                 for attr in (S.UPLOAD_ID, S.UPLOAD_PART_SIZE, S.UPLOAD_SRC_ETAG, S.UPLOAD_SRC_VERSION, S.DES_ETAG):
                     update.set(attr, None)
-            if record is None:
+            if item is None:
+                update.add(S.TRY_TIMES, 1)
                 condition = update.condition("attribute_not_exists({attr_k})", attr_k=S.KEY)
+            elif S.TRY_TIMES not in item:
+                update.add(S.TRY_TIMES, 1)
+                condition = update.condition("attribute_not_exists({attr_t})", attr_t=S.TRY_TIMES)
             else:
-                condition = update.condition(
-                    "attribute_not_exists({attr_t}) OR {attr_t} = :seen", attr_t=S.TRY_TIMES, seen=record.try_times
-                ) if record.try_times == 0 else update.condition("{attr_t} = :seen", attr_t=S.TRY_TIMES,
-                                                                 seen=record.try_times)
+                # Whatever tryTimes holds (a number, or what another writer put there), the claim wins only if it
+                # is still what was read: that is what makes two claims at once have one winner.
+                seen = item[S.TRY_TIMES]
+                if "N" in seen:
+                    update.add(S.TRY_TIMES, 1)
+                else:
+                    log.warning("ledger item %s: tryTimes is not a number (%s); counting again from 1",
+                                job.ledger_key, seen)
+                    update.set(S.TRY_TIMES, 1)
+                condition = update.condition_raw("{attr_t} = :seen", attr_t=S.TRY_TIMES, seen=seen)
             if self._update_checked(job.ledger_key, update, condition):
                 return Claim(ClaimResult.CLAIMED, self.get(job.ledger_key))
         record = self.get(job.ledger_key)
@@ -265,9 +301,10 @@ class DynamoLedger:
     def complete(
         self, key: str, owner: str, dst_etag: str, version_id: str | None = None, part_size: int | None = None
     ) -> None:
-        record = self.get(key)
-        if record is None:
+        item = self._get_item(key)
+        if item is None:
             return
+        record = _item_to_record(item)
         now = time.time()
         update = _Update().set(S.STATE, JobState.DONE.value).set(S.END_TIME, int(now))
         update.set(S.END_TIME_F, time_text(now)).set(S.LAST_TIME_PROGRESS, 100)
@@ -279,19 +316,20 @@ class DynamoLedger:
         update.set(S.UPLOAD_PART_SIZE, part_size)  # the layout behind desEtag (None: one PUT)
         if version_id:
             update.set(S.VERSION_ID, version_id)
-        update.add(S.JOB_STATUS, {Outcome.DONE.value})
+        _add_to_set(update, item, S.JOB_STATUS, Outcome.DONE.value)
         self._update_checked(key, update)
 
     def fail(self, key: str, owner: str, reason: str, outcome: Outcome, final: bool) -> int:
-        record = self.get(key)
-        if record is None:
+        item = self._get_item(key)
+        if item is None:
             return 0
+        record = _item_to_record(item)
         failures = record.fail_count + (0 if outcome in (Outcome.TIMEOUT, Outcome.QUIT) else 1)
         now = time.time()
         update = _Update().set(S.STATE, (JobState.FAILED if final else JobState.PENDING).value)
         update.set(S.FAIL_COUNT, failures).set(S.LAST_ERROR, reason[:2000]).set(S.END_TIME, int(now))
         update.set(S.END_TIME_F, time_text(now)).set(S.LEASE_OWNER, None).set(S.LEASE_EXPIRES, None)
-        update.add(S.JOB_STATUS, {outcome.value})
+        _add_to_set(update, item, S.JOB_STATUS, outcome.value)
         self._update_checked(key, update)
         return failures
 
