@@ -23,6 +23,9 @@ schema = ledger_schema()
 
 UNTAGGABLE = ["AWS::CloudWatch::Dashboard"]  # CloudFormation takes no Tags there (cfn-lint E3002)
 METRIC_NAMESPACE = "s3_migrate"  # where the workers' Embedded Metric Format records go
+# The original Longbow's metric names, which the workers also publish without dimensions (as the original's
+# metric filters did), so alarms and dashboards built on them keep working.
+ORIGINAL_TRAFFIC_METRICS = ("Downloading-bytes", "Uploading-bytes", "Completed-bytes")
 
 
 class MigrationCore(Construct):
@@ -32,26 +35,28 @@ class MigrationCore(Construct):
         name = settings.name
         for key, value in {"project": "s3migrate", "deployment": name}.items():
             Tags.of(Stack.of(self)).add(key, value, exclude_resource_types=UNTAGGABLE)
-        self.dlq = sqs.Queue(self, "DeadLetters", queue_name=f"{name}-dlq", retention_period=Duration.days(14),
-                             encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True)
-        self.queue = sqs.Queue(
-            self, "Jobs", queue_name=f"{name}-jobs", visibility_timeout=Duration.minutes(15),
-            retention_period=Duration.days(14), encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True,
-            dead_letter_queue=sqs.DeadLetterQueue(queue=self.dlq, max_receive_count=60),
-        )
-        self.table = dynamodb.Table(
-            self, "Ledger", table_name=f"{name}-{schema.TABLE_DEFAULT}",
-            partition_key=dynamodb.Attribute(name=schema.KEY, type=dynamodb.AttributeType.STRING),
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST, removal_policy=RemovalPolicy.DESTROY,
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True),
-        )
-        self.table.add_global_secondary_index(
-            index_name=schema.DES_BUCKET_INDEX,
-            partition_key=dynamodb.Attribute(name=schema.DES_BUCKET, type=dynamodb.AttributeType.STRING),
-            projection_type=dynamodb.ProjectionType.INCLUDE,
-            non_key_attributes=[schema.DES_KEY, schema.VERSION_ID],
-        )
+        adopt = settings.adopt
+        self.dlq: sqs.IQueue
+        self.queue: sqs.IQueue
+        if adopt.queue_arn:  # a running deployment's queues: used as they are
+            self.dlq = sqs.Queue.from_queue_arn(self, "DeadLetters", adopt.dead_letter_queue_arn)
+            self.queue = sqs.Queue.from_queue_arn(self, "Jobs", adopt.queue_arn)
+        else:
+            # As the original's: 14 days' retention, 15 minutes' visibility, 60 receives before the DLQ.
+            self.dlq = sqs.Queue(self, "DeadLetters", queue_name=f"{name}-dlq", retention_period=Duration.days(14),
+                                 visibility_timeout=Duration.minutes(15),
+                                 encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True)
+            self.queue = sqs.Queue(
+                self, "Jobs", queue_name=f"{name}-jobs", visibility_timeout=Duration.minutes(15),
+                retention_period=Duration.days(14), encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True,
+                dead_letter_queue=sqs.DeadLetterQueue(queue=self.dlq, max_receive_count=60),
+            )
+        self.table: dynamodb.ITable
+        if adopt.table_name:
+            self.table = dynamodb.Table.from_table_attributes(
+                self, "Ledger", table_name=adopt.table_name, global_indexes=[schema.DES_BUCKET_INDEX])
+        else:
+            self.table = self._new_table(name)
         self.bucket_parameter = ssm.StringParameter(
             self, "BucketPairs", parameter_name=f"{name}_bucket_para",
             string_value=json.dumps([p.as_original() for p in settings.bucket_pairs]) or "[]",
@@ -77,6 +82,24 @@ class MigrationCore(Construct):
         )
         alarm.add_alarm_action(cloudwatch_actions.SnsAction(self.alarm_topic))
         self.dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=f"{name}-dashboard")
+
+    def _new_table(self, name: str) -> dynamodb.Table:
+        """The ledger in the original's layout. Retained when the stack is destroyed: it is the migration's
+        record (what was copied, when, from which source content), kept until its owner deletes it."""
+        table = dynamodb.Table(
+            self, "Ledger", table_name=f"{name}-{schema.TABLE_DEFAULT}",
+            partition_key=dynamodb.Attribute(name=schema.KEY, type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST, removal_policy=RemovalPolicy.RETAIN,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True),
+        )
+        table.add_global_secondary_index(
+            index_name=schema.DES_BUCKET_INDEX,
+            partition_key=dynamodb.Attribute(name=schema.DES_BUCKET, type=dynamodb.AttributeType.STRING),
+            projection_type=dynamodb.ProjectionType.INCLUDE,
+            non_key_attributes=[schema.DES_KEY, schema.VERSION_ID],
+        )
+        return table
 
     # -- the environment every worker and jobsender gets -----------------------------------------------------
 
@@ -142,10 +165,11 @@ class MigrationCore(Construct):
                                  statistic="Sum", period=Duration.minutes(1))
 
     def add_common_widgets(self, traffic_dimensions: dict[str, str] | None, log_group: logs.ILogGroup) -> None:
-        """Traffic (bytes/min), objects, queue depth and dead letters, ERROR/WARNING counts."""
+        """Traffic (bytes/min), objects, queue depth and dead letters, ERROR/WARNING/TIMEOUT counts."""
         metric = self.traffic_metric
-        warnings = self._log_count(log_group, "WARNING")
-        errors = self._log_count(log_group, "ERROR")
+        warnings = self._log_count(log_group, "WARNING-Logs", logs.FilterPattern.literal('"WARNING"'))
+        errors = self._log_count(log_group, "ERROR-Logs", logs.FilterPattern.literal('"ERROR"'))
+        timeouts = self._log_count(log_group, "TIMEOUT-Logs", logs.FilterPattern.literal('"Task timed out"'))
         visible = self.queue.metric_approximate_number_of_messages_visible(period=Duration.minutes(1))
         in_flight = self.queue.metric_approximate_number_of_messages_not_visible(period=Duration.minutes(1))
         dead = self.dlq.metric_approximate_number_of_messages_visible(period=Duration.minutes(1))
@@ -156,15 +180,20 @@ class MigrationCore(Construct):
             cloudwatch.GraphWidget(title="Objects (per min)", width=12, left=[
                 metric("ObjectsDone", traffic_dimensions), metric("ObjectsFailed", traffic_dimensions)]),
             cloudwatch.GraphWidget(title="Queue", width=12, left=[visible, in_flight], right=[dead]),
-            cloudwatch.GraphWidget(title="ERROR / WARNING log lines", width=12, left=[errors, warnings]),
+            cloudwatch.GraphWidget(title="ERROR / WARNING / TIMEOUT log lines", width=12,
+                                   left=[errors, warnings, timeouts]),
+            cloudwatch.GraphWidget(title="The original's traffic metrics (bytes/min, no dimensions)", width=12,
+                                   left=[metric(name) for name in ORIGINAL_TRAFFIC_METRICS],
+                                   right=[cloudwatch.Metric(namespace=METRIC_NAMESPACE, metric_name="MaxMemoryUsed",
+                                                            statistic="Maximum", period=Duration.minutes(1))]),
         )
 
-    def _log_count(self, log_group: logs.ILogGroup, level: str) -> cloudwatch.Metric:
+    def _log_count(self, log_group: logs.ILogGroup, name: str, pattern: logs.IFilterPattern) -> cloudwatch.Metric:
+        """The original's log metric filters, with its names (``ERROR-Logs``, ``WARNING-Logs``, ``TIMEOUT-Logs``
+        for the Lambda runtime's "Task timed out"), so existing alarms keep working."""
         logs.MetricFilter(
-            self, f"{level.title()}Lines", log_group=log_group, metric_namespace=METRIC_NAMESPACE,
-            metric_name=f"{level}-lines", filter_pattern=logs.FilterPattern.any_term(level),
-            metric_value="1", default_value=0,
+            self, name.replace("-", ""), log_group=log_group, metric_namespace=METRIC_NAMESPACE,
+            metric_name=name, filter_pattern=pattern, metric_value="1", default_value=0,
         )
-        return cloudwatch.Metric(namespace=METRIC_NAMESPACE, metric_name=f"{level}-lines", statistic="Sum",
+        return cloudwatch.Metric(namespace=METRIC_NAMESPACE, metric_name=name, statistic="Sum",
                                  period=Duration.minutes(1))
-

@@ -66,6 +66,16 @@ class ClusterSettings:
 
 
 # The original names and their s3migrate defaults; passed to the functions and instances as environment.
+@dataclass(frozen=True)
+class AdoptSettings:
+    """Resources of a running deployment (the original Longbow's, or an earlier one) to use instead of creating
+    new ones: its job queue with its dead-letter queue, and its ledger table."""
+
+    queue_arn: str = ""
+    dead_letter_queue_arn: str = ""
+    table_name: str = ""
+
+
 WORKER_KNOBS: dict[str, Any] = {
     "JobType": "PUT",
     "StorageClass": "STANDARD",
@@ -93,6 +103,7 @@ class DeploySettings:
     bucket_pairs: tuple[BucketPair, ...]
     serverless: ServerlessSettings = field(default_factory=ServerlessSettings)
     cluster: ClusterSettings = field(default_factory=ClusterSettings)
+    adopt: AdoptSettings = field(default_factory=AdoptSettings)
     source: Path = EXAMPLE
 
     @property
@@ -128,6 +139,13 @@ def parse(data: dict[str, Any], source: Path = EXAMPLE) -> DeploySettings:
     data = dict(data)
     serverless = _section(data, "serverless", ServerlessSettings)
     cluster = _section(data, "cluster", ClusterSettings)
+    adopt = _section(data, "adopt", AdoptSettings)
+    if bool(adopt.queue_arn) != bool(adopt.dead_letter_queue_arn):
+        raise SettingsError("[adopt] queue_arn and dead_letter_queue_arn go together (the alarm watches the DLQ)")
+    for key in ("queue_arn", "dead_letter_queue_arn"):
+        value = getattr(adopt, key)
+        if value and not (value.startswith("arn:aws") and ":sqs:" in value):
+            raise SettingsError(f"[adopt] {key}: an SQS queue ARN (arn:aws:sqs:REGION:ACCOUNT:NAME), not {value!r}")
     knobs = dict(WORKER_KNOBS)
     for key in WORKER_KNOBS:
         if key in data:
@@ -164,6 +182,7 @@ def parse(data: dict[str, Any], source: Path = EXAMPLE) -> DeploySettings:
         bucket_pairs=tuple(pairs),
         serverless=serverless,
         cluster=cluster,
+        adopt=adopt,
         source=source,
     )
     if data:

@@ -35,6 +35,8 @@ def test_the_example_is_valid_and_maps_to_the_original_names() -> None:
     ({"serverless": {"batch_size": 20}}, "batch_size"),
     ({"cluster": {"worker_max": "ten"}}, "worker_max: expected int"),
     ({"bucket_pairs": [{"src_bucket": "a"}]}, "bucket_pairs[0]"),
+    ({"adopt": {"queue_arn": "arn:aws:sqs:us-east-1:1:q"}}, "go together"),
+    ({"adopt": {"queue_arn": "q", "dead_letter_queue_arn": "d"}}, "an SQS queue ARN"),
 ])
 def test_mistakes_are_named(change: dict[str, object], message: str) -> None:
     data = {**example(), **change}

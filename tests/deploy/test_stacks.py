@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -64,7 +65,8 @@ def test_queue_ledger_parameters_and_alarm(synthesized: dict[str, Any], stack: s
         "ComparisonOperator": "GreaterThanThreshold", "AlarmActions": [{"Ref": Match.any_value()}]})
     body = json.dumps(template.find_resources("AWS::CloudWatch::Dashboard"))
     for needle in ("BytesUploaded", "BytesDownloaded", "BytesCompleted", "ApproximateNumberOfMessagesVisible",
-                   "ApproximateNumberOfMessagesNotVisible", "ERROR-lines", "WARNING-lines"):
+                   "ApproximateNumberOfMessagesNotVisible", "ERROR-Logs", "WARNING-Logs", "TIMEOUT-Logs",
+                   "Completed-bytes", "MaxMemoryUsed"):
         assert needle in body, needle
 
 
@@ -144,3 +146,37 @@ def test_templates_pass_cfn_lint(synthesized: dict[str, Any]) -> None:
     result = subprocess.run([cfn_lint, "--ignore-checks", "W3005", "--",
                              *templates], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("stack", ["serverless", "cluster"])
+def test_the_ledger_is_retained_and_the_originals_log_metrics_exist(synthesized: dict[str, Any], stack: str) -> None:
+    template: Template = synthesized[stack]
+    tables = template.find_resources("AWS::DynamoDB::Table")
+    assert [t["DeletionPolicy"] for t in tables.values()] == ["Retain"]  # the migration's record outlives the stack
+    template.has_resource_properties("AWS::SQS::Queue", {"QueueName": "s3migrate-dlq", "VisibilityTimeout": 900})
+    filters = template.find_resources("AWS::Logs::MetricFilter")
+    names = sorted(f["Properties"]["MetricTransformations"][0]["MetricName"] for f in filters.values())
+    assert names == ["ERROR-Logs", "TIMEOUT-Logs", "WARNING-Logs"]
+    assert {f["Properties"]["MetricTransformations"][0]["MetricNamespace"] for f in filters.values()} == {"s3_migrate"}
+
+
+def test_a_running_deployments_queue_and_table_are_adopted(tmp_path: Path) -> None:
+    """Taking over a fleet: its queue, dead-letter queue and table are used, never created (or deleted)."""
+    from s3migrate_deploy.settings import parse
+
+    data = tomllib.loads(EXAMPLE.read_text())
+    data["adopt"] = {"queue_arn": "arn:aws:sqs:us-west-2:111122223333:s3_migrate_file_list",
+                     "dead_letter_queue_arn": "arn:aws:sqs:us-west-2:111122223333:s3_migrate_file_list-DLQ",
+                     "table_name": "s3_migrate_file_list"}
+    settings = parse(data)
+    app = build_app(settings, str(tmp_path), SKIP_BUNDLING)
+    app.synth()
+    for child in app.node.children:
+        if not isinstance(child, Stack):
+            continue
+        template = Template.from_stack(child)
+        template.resource_count_is("AWS::SQS::Queue", 0)
+        template.resource_count_is("AWS::DynamoDB::Table", 0)
+        rendered = json.dumps(template.to_json())
+        assert "s3_migrate_file_list" in rendered and "s3_migrate_file_list-DLQ" in rendered
+        assert "table/s3_migrate_file_list/index/*" in rendered  # grants reach the desBucket-index too

@@ -34,3 +34,21 @@ def test_reporter_prints_what_moved_since_the_last_record() -> None:
     assert (second["BytesUploaded"], second["BytesCompleted"], second["ObjectsDone"], second["ObjectsFailed"]) == \
         (40, 100, 1, 1)
     assert second["ServiceName"] == "s3migrate-worker" and second["MaxMemoryUsed"] > 0
+
+
+def test_the_originals_metrics_are_published_without_dimensions() -> None:
+    """Existing alarms on namespace s3_migrate (Downloading-bytes, Uploading-bytes, Completed-bytes,
+    MaxMemoryUsed) were built on dimensionless metric filters: the same names arrive without dimensions."""
+    tracker, out = Tracker(), io.StringIO()
+    job = Job("a", "k", "b", "k", 100)
+    tracker.job_sent(job, 100)
+    tracker.job_done(job, 100)
+    EmfReporter(tracker, 3600, {"ServiceName": "s3migrate-worker"}, out).report()
+    record = json.loads(out.getvalue())
+    ours, original = record["_aws"]["CloudWatchMetrics"]
+    assert ours["Dimensions"] == [["ServiceName"]] and original["Dimensions"] == [[]]
+    assert {m["Name"] for m in original["Metrics"]} == {"Downloading-bytes", "Uploading-bytes", "Completed-bytes",
+                                                        "MaxMemoryUsed"}
+    assert {m["Name"] for m in ours["Metrics"]}.isdisjoint(m["Name"] for m in original["Metrics"])
+    assert (record["Downloading-bytes"], record["Uploading-bytes"], record["Completed-bytes"]) == (100, 100, 100)
+    assert {m["Unit"] for m in original["Metrics"] if m["Name"] == "MaxMemoryUsed"} == {"Megabytes"}

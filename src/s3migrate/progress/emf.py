@@ -16,6 +16,8 @@ from typing import Any, TextIO
 from s3migrate.progress.tracker import Snapshot, Tracker
 
 NAMESPACE = "s3_migrate"
+# The original's names (its log metric filters published them in this namespace, without dimensions).
+ORIGINAL_METRICS = frozenset({"Downloading-bytes", "Uploading-bytes", "Completed-bytes", "MaxMemoryUsed"})
 
 
 def peak_memory_mib() -> float:
@@ -24,15 +26,20 @@ def peak_memory_mib() -> float:
 
 def emf_record(dimensions: dict[str, str], metrics: dict[str, tuple[float, str]],
                now: float | None = None) -> dict[str, Any]:
-    """One EMF record: ``metrics`` maps a name to (value, unit)."""
+    """One EMF record: ``metrics`` maps a name to (value, unit), published under ``dimensions``. The original
+    Longbow's metrics among them (:data:`ORIGINAL_METRICS`) go out without dimensions, as its metric filters
+    made them, so existing alarms and dashboards keep working."""
+    ours = {name: unit for name, (_, unit) in metrics.items() if name not in ORIGINAL_METRICS}
+    original = {name: unit for name, (_, unit) in metrics.items() if name in ORIGINAL_METRICS}
+    directives = [{"Namespace": NAMESPACE, "Dimensions": [sorted(dimensions)],
+                   "Metrics": [{"Name": name, "Unit": unit} for name, unit in ours.items()]}]
+    if original:
+        directives.append({"Namespace": NAMESPACE, "Dimensions": [[]],
+                           "Metrics": [{"Name": name, "Unit": unit} for name, unit in original.items()]})
     return {
         "_aws": {
             "Timestamp": int((now if now is not None else time.time()) * 1000),
-            "CloudWatchMetrics": [{
-                "Namespace": NAMESPACE,
-                "Dimensions": [sorted(dimensions)],
-                "Metrics": [{"Name": name, "Unit": unit} for name, (_, unit) in metrics.items()],
-            }],
+            "CloudWatchMetrics": directives,
         },
         **dimensions,
         **{name: value for name, (value, _) in metrics.items()},
@@ -56,6 +63,10 @@ def traffic_metrics(now: Snapshot, before: Snapshot | None = None) -> dict[str, 
         "BytesCompleted": (delta("bytes_completed"), "Bytes"),
         "ObjectsDone": (delta("objects_done") + delta("objects_skipped"), "Count"),
         "ObjectsFailed": (delta("objects_failed"), "Count"),
+        "MessagesDeadLettered": (delta("messages_dead_lettered"), "Count"),
+        "Downloading-bytes": (delta("bytes_sent"), "Bytes"),
+        "Uploading-bytes": (delta("bytes_sent"), "Bytes"),
+        "Completed-bytes": (delta("bytes_completed"), "Bytes"),
         "MaxMemoryUsed": (round(peak_memory_mib(), 1), "Megabytes"),
     }
 
