@@ -1,4 +1,9 @@
-"""Shared fixtures: two real SeaweedFS servers playing two accounts, started once per test session."""
+"""Shared fixtures: two real S3 servers playing two accounts, started once per test session.
+
+The integration suite runs against two S3 implementations through the one ``accounts`` fixture, as rclone runs
+one suite over every backend: SeaweedFS (the main one) and moto's S3 server. A test that one of them cannot
+serve says why with ``@pytest.mark.not_on(server, reason)`` and is skipped there only.
+"""
 
 from __future__ import annotations
 
@@ -11,13 +16,17 @@ from typing import Any
 
 import pytest
 
+from s3migrate.testing.aws import MotoS3
 from s3migrate.testing.seaweed import SeaweedServer
+
+S3_SERVERS = ("seaweedfs", "moto")
 
 
 @dataclass
 class Account:
     name: str
-    server: SeaweedServer
+    server: SeaweedServer | MotoS3
+    kind: str = "seaweedfs"
 
     @property
     def endpoint(self) -> str:
@@ -27,20 +36,40 @@ class Account:
         return self.server.client()
 
 
-@pytest.fixture(scope="session")
-def accounts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Account, Account]]:
-    root = tmp_path_factory.mktemp("seaweed")
-    src = SeaweedServer(root / "src", "AKSOURCEACCOUNT", "source-secret-key")
-    dst = SeaweedServer(root / "dst", "AKDESTACCOUNT", "destination-secret-key")
+@pytest.fixture(scope="session", params=S3_SERVERS)
+def accounts(request: pytest.FixtureRequest,
+             tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Account, Account]]:
+    kind = str(request.param)
+    src: SeaweedServer | MotoS3
+    dst: SeaweedServer | MotoS3
+    if kind == "seaweedfs":
+        root = tmp_path_factory.mktemp("seaweed")
+        src = SeaweedServer(root / "src", "AKSOURCEACCOUNT", "source-secret-key")
+        dst = SeaweedServer(root / "dst", "AKDESTACCOUNT", "destination-secret-key")
+    else:
+        src = MotoS3("AKSOURCEACCOUNT", "source-secret-key")
+        dst = MotoS3("AKDESTACCOUNT", "destination-secret-key")
     src.start()
     try:
         dst.start()
         try:
-            yield Account("src", src), Account("dst", dst)
+            yield Account("src", src, kind), Account("dst", dst, kind)
         finally:
             dst.stop()
     finally:
         src.stop()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "not_on(server, reason): this test cannot run against that S3 server")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        server = getattr(item, "callspec", None) and item.callspec.params.get("accounts")
+        for mark in item.iter_markers("not_on"):
+            if server == mark.args[0]:
+                item.add_marker(pytest.mark.skip(reason=f"not on {server}: {mark.args[1]}"))
 
 
 @pytest.fixture(scope="session")

@@ -65,14 +65,24 @@ def _aws_client(service: str, connections: int = 10) -> Any:
 
 
 def _sqlite_path(url: str) -> Path:
-    return Path(url[len("sqlite:///"):])
+    """The file of a ``sqlite:///PATH`` URL. Its folder must exist (a typo must not start a new, empty ledger
+    elsewhere); query strings are not understood, so they are refused rather than made part of the name."""
+    raw = url[len("sqlite:///"):]
+    if "?" in raw or "#" in raw:
+        raise ConfigError(f"{url}: a sqlite:/// URL takes a path only, no query string or fragment")
+    if not raw:
+        raise ConfigError(f"{url}: no path after sqlite:///")
+    path = Path(raw)
+    if not path.parent.is_dir():
+        raise ConfigError(f"{url}: the folder {path.parent} does not exist")
+    return path
 
 
-def open_queue(url: str, connections: int = 10) -> WorkQueue:
+def open_queue(url: str, connections: int = 10, *, create: bool = True) -> WorkQueue:
     """``sqlite:///PATH`` | ``sqs://NAME`` | ``https://sqs.REGION.amazonaws.com/ACCOUNT/NAME`` | a bare name (SQS).
-    ``connections``: threads that will use it at once."""
+    ``connections``: threads that will use it at once. ``create``: False for read-only commands."""
     if url.startswith("sqlite:///"):
-        return SqliteQueue(Database(_sqlite_path(url)), max_receives=0)
+        return SqliteQueue(Database(_sqlite_path(url), create=create), max_receives=0)
     if url.startswith("sqs://"):
         return SqsQueue.open(_aws_client("sqs", connections), url[len("sqs://"):])
     if url.startswith(("https://", "http://")) or "://" not in url:
@@ -80,11 +90,11 @@ def open_queue(url: str, connections: int = 10) -> WorkQueue:
     raise ConfigError(f"unknown queue {url!r} (use sqlite:///PATH, sqs://NAME or an SQS queue URL)")
 
 
-def open_ledger(url: str, connections: int = 10) -> Ledger:
+def open_ledger(url: str, connections: int = 10, *, create: bool = True) -> Ledger:
     """``sqlite:///PATH`` | ``dynamodb://TABLE`` | a bare table name (DynamoDB). ``connections``: threads that
-    will use it at once."""
+    will use it at once. ``create``: False for read-only commands."""
     if url.startswith("sqlite:///"):
-        return SqliteLedger(Database(_sqlite_path(url)))
+        return SqliteLedger(Database(_sqlite_path(url), create=create))
     table = url[len("dynamodb://"):] if url.startswith("dynamodb://") else url
     if "://" in table or not table:
         raise ConfigError(f"unknown ledger {url!r} (use sqlite:///PATH or dynamodb://TABLE)")
@@ -149,14 +159,14 @@ def bucket_pairs(settings: Settings, pairs_file: Path | None, src_url: str | Non
     if pairs_file is not None and src_url:
         raise ConfigError("give either --pairs or SRC DST, not both")
     if pairs_file is not None:
-        return read_pairs_file(pairs_file)
+        return read_pairs_file(pairs_file, posix=settings.original_key_mapping)
     if src_url and dst_url:
         return [KeyMapping.folders(S3Location.parse(src_url), S3Location.parse(dst_url))]
     if src_url:
         raise ConfigError("DST is missing")
     if settings.ssm_parameter_bucket:
         name = settings.ssm_parameter_bucket
-        return parse_pairs(ssm_parameter(name), f"SSM parameter {name}")
+        return parse_pairs(ssm_parameter(name), f"SSM parameter {name}", posix=settings.original_key_mapping)
     raise ConfigError("nothing to send: give --pairs PAIRS.json, SRC DST, or ssm_parameter_bucket")
 
 

@@ -144,6 +144,9 @@ class Settings(BaseModel):
     verify_md5_twice: bool = Field(False, description="re-read and check parts sent by an earlier attempt")
     server_side_copy: bool = Field(True, description="CopyObject inside S3 when the destination can read the source")
     copy_tags: bool = Field(True, description="copy each object's tags (one GetObjectTagging per tagged object)")
+    original_key_mapping: bool = Field(
+        False, description="bucket pairs and S3 events map keys as the original did (PurePosixPath: '//' "
+        "collapsed, '.' segments dropped) instead of verbatim")
     check_source_etag: bool = Field(
         True, description="the bytes of a single-part source must have the MD5 its ETag names (off only for a "
         "service whose unencrypted ETags are not MD5s)")
@@ -227,7 +230,7 @@ def _one_of(value: Any, choices: tuple[str, ...]) -> str:
 _SIZE_FIELDS = {"chunk_size", "resumable_threshold", "copy_cutoff", "copy_part_size", "max_memory"}
 _BOOL_FIELDS = {"clean_unfinished_upload", "jobsender_compare_version_id", "get_object_with_version_id",
                 "update_version_id", "verify_md5_twice", "server_side_copy", "copy_tags",
-                "check_source_etag"}
+                "check_source_etag", "original_key_mapping"}
 _INT_FIELDS = {"workers", "threads", "max_retries", "list_width"}
 
 # Original Longbow key -> (our field, unit of a bare number for sizes).

@@ -20,6 +20,7 @@ commit every transaction, so that a busy process does not keep the write lock fr
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
@@ -34,22 +35,27 @@ class Database:
     """A thread-safe handle on one SQLite file."""
 
     def __init__(
-        self, path: Path | str, *, owned: bool = False, batch_window: float = 0.05, batch_limit: int = 256
+        self, path: Path | str, *, owned: bool = False, create: bool = True, batch_window: float = 0.05,
+        batch_limit: int = 256,
     ) -> None:
-        """``owned``: no other process writes to this file while this one has it open."""
+        """``owned``: no other process writes to this file while this one has it open. ``create``: make the
+        file (and its folder) when missing; read-only commands pass False and get a StateError instead."""
         self.path = Path(path)
         self.owned = owned
         try:
             if str(path) != ":memory:":
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._prepare(create)
             self._conn = sqlite3.connect(
                 str(path), timeout=60.0, isolation_level=None, check_same_thread=False
             )
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.execute("PRAGMA busy_timeout=60000")
-        except (sqlite3.Error, OSError) as exc:
-            raise StateError(f"cannot open state file {path}: {exc}") from None
+        except sqlite3.Error as exc:
+            raise self._error(exc) from None
+        except OSError as exc:
+            raise StateError(f"cannot open state file {path}: {exc.strerror or exc}; choose another place with "
+                             "--state PATH (or run from a folder you can write)") from None
         self._lock = threading.RLock()
         self._depth = 0  # nesting of _held() in the thread that holds the lock
         self._waiting = 0  # threads blocked on the lock: while there are any, a batch stays open for them
@@ -58,6 +64,33 @@ class Database:
         self._batch_started: float | None = None  # monotonic time the open write transaction began
         self._batched = 0  # transactions in the open batch
         self._refs = 0
+
+    def _prepare(self, create: bool) -> None:
+        """A new state file and its folder are private to the user (0600 / 0700): they hold the bucket's
+        inventory. Nothing is created for a read-only command."""
+        if self.path.exists():
+            if not self.path.is_file():
+                raise StateError(f"state file {self.path} is not a file")
+            return
+        if not create:
+            raise StateError(f"no state file at {self.path}")
+        if not self.path.parent.exists():
+            self.path.parent.mkdir(mode=0o700, parents=True)
+        os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+
+    def _error(self, exc: sqlite3.Error) -> StateError:
+        """One line that names the file and what to do, for anything SQLite says about it."""
+        text = str(exc)
+        if "readonly" in text or "read-only" in text or "unable to open" in text:
+            hint = "it (or its folder) is read-only: make both writable, or choose another place with --state PATH"
+        elif "not a database" in text or "malformed" in text or "file is encrypted" in text:
+            hint = ("it is not an s3migrate state file, or it is damaged: move it away (the next run plans again "
+                    "from the buckets and resumes unfinished uploads) or choose another with --state PATH")
+        elif "locked" in text or "busy" in text:
+            hint = "another process holds it: wait for it, or choose another place with --state PATH"
+        else:
+            hint = "choose another place with --state PATH"
+        return StateError(f"state file {self.path}: {text}; {hint}")
 
     @contextmanager
     def _held(self) -> Iterator[None]:
@@ -96,7 +129,7 @@ class Database:
         except sqlite3.Error as exc:
             if self._conn.in_transaction:
                 self._conn.execute("ROLLBACK")
-            raise StateError(f"state file {self.path}: {exc}") from None
+            raise self._error(exc) from None
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -110,16 +143,19 @@ class Database:
                     self._conn.execute("BEGIN IMMEDIATE")
                     self._batch_started, self._batched = time.monotonic(), 0
             except sqlite3.Error as exc:
-                raise StateError(f"state file {self.path}: {exc}") from None
+                raise self._error(exc) from None
             try:
                 yield self._conn
-            except BaseException:
+            except BaseException as exc:
                 if joined:  # undo this transaction only; the batch it joined stays
                     self._conn.execute("ROLLBACK TO tx")
                     self._conn.execute("RELEASE tx")
                 else:
                     self._batch_started = None
-                    self._conn.execute("ROLLBACK")
+                    if self._conn.in_transaction:
+                        self._conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise self._error(exc) from None
                 raise
             if joined:
                 self._conn.execute("RELEASE tx")
@@ -129,7 +165,10 @@ class Database:
     def reading(self) -> Iterator[sqlite3.Connection]:
         """The connection for reads; they see this process's batched changes, committed or not."""
         with self._held():
-            yield self._conn
+            try:
+                yield self._conn
+            except sqlite3.Error as exc:
+                raise self._error(exc) from None
 
     def executescript(self, script: str) -> None:
         with self._held():
@@ -137,8 +176,8 @@ class Database:
                 self._commit()  # executescript would commit it anyway
             try:
                 self._conn.executescript(script)
-            except sqlite3.DatabaseError as exc:
-                raise StateError(f"state file {self.path} is not usable: {exc}") from None
+            except sqlite3.Error as exc:
+                raise self._error(exc) from None
 
     def acquire(self) -> Database:
         with self._lock:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import logging
+import os
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -97,10 +98,16 @@ def check_listable(endpoint: Endpoint, where: str) -> None:
 
 @contextmanager
 def exclusive(path: Path) -> Iterator[None]:
-    """One sync per state file at a time (a second one would race the first on the same queue)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """One sync per state file at a time (a second one would race the first on the same queue). The folder and
+    the lock file are private to the user, as the state file is."""
     lock_path = path.with_name(path.name + ".lock")
-    handle: IO[str] = open(lock_path, "a+")  # noqa: SIM115  # held for the whole run
+    try:
+        if not path.parent.exists():
+            path.parent.mkdir(mode=0o700, parents=True)
+        handle: IO[str] = os.fdopen(os.open(lock_path, os.O_CREAT | os.O_RDWR | os.O_APPEND, 0o600), "a+")
+    except OSError as exc:
+        raise StateError(f"cannot make the state file {path}: {exc.strerror or exc}; choose another place with "
+                         "--state PATH (or run from a folder you can write)") from None
     try:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

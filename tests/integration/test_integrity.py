@@ -119,3 +119,17 @@ def test_copies_into_an_encrypting_bucket_succeed_and_verify_never_calls_them_di
     deep = run_cli(*verify, "--deep")
     assert deep.returncode == 0, deep.stdout
     assert json.loads(deep.stdout)["summary"]["equal"] == 2
+
+
+def test_a_folder_where_the_state_cannot_be_made_is_one_line_and_exit_2(
+    accounts: tuple[Account, Account], buckets: tuple[str, str], aws_profiles: Any, tmp_path: Any
+) -> None:
+    a, b = accounts
+    src_bucket, dst_bucket = buckets
+    put_plain(a, src_bucket, "k.bin", 10)
+    (tmp_path / ".s3migrate").write_text("a file where the state folder would go")
+    result = run_cli("sync", f"s3://{src_bucket}", f"s3://{dst_bucket}", "--from-profile", "src", "--to-profile",
+                     "dst", "--from-endpoint", a.endpoint, "--to-endpoint", b.endpoint, "-y", cwd=tmp_path)
+    assert result.returncode == 2 and no_traceback(result), result.stderr
+    assert "cannot make the state file" in result.stderr and "--state PATH" in result.stderr
+    assert keys(b.client(), dst_bucket) == {}

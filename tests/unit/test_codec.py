@@ -92,3 +92,17 @@ def test_an_event_without_a_default_destination_is_not_a_job() -> None:
     """It must reach the dead-letter queue (the worker's part), never be acked as handled."""
     with pytest.raises(BadMessageError, match="Des_bucket_default"):
         decode_message(json.dumps(S3_EVENT), None)
+
+
+def test_keys_are_verbatim_unless_the_originals_mapping_is_asked_for() -> None:
+    """The original built destination keys with PurePosixPath: '//' collapsed, './' dropped."""
+    from s3migrate.jobs.codec import original_destination_key, posix_key
+
+    assert original_destination_key("pre", "a//b/./c") == "pre/a//b/./c"
+    assert original_destination_key("pre", "a//b/./c", posix=True) == "pre/a/b/c"
+    assert original_destination_key("", "./x//", posix=True) == "x/"  # a folder marker keeps its slash
+    assert posix_key("", "dir/") == "dir/" and posix_key("p", "k") == "p/k"
+    event = {"Records": [{"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": "src"}, "object": {
+        "key": "a//b", "size": 1}}}]}
+    assert decode_message(json.dumps(event), ("dst", "pre")).jobs[0].dst_key == "pre/a//b"
+    assert decode_message(json.dumps(event), ("dst", "pre"), posix_keys=True).jobs[0].dst_key == "pre/a/b"

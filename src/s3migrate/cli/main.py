@@ -313,8 +313,8 @@ def status(state_file: Path | None, ledger: str | None, queue: str | None, as_js
             raise click.UsageError(f"no state file at {state_file}")
         ledger_url = f"sqlite:///{state_file.resolve()}"
         queue_url = queue_url or ledger_url
-    the_ledger = open_ledger(ledger_url)
-    the_queue = open_queue(queue_url) if queue_url else None
+    the_ledger = open_ledger(ledger_url, create=False)
+    the_queue = open_queue(queue_url, create=False) if queue_url else None
     try:
         report = build_status(the_ledger, the_queue)
     finally:
@@ -383,7 +383,7 @@ def verify(src: str, dst: str, config_file: Path | None, state: Path | None, led
     else:
         path = state or default_state_path(src_ep, dst_ep)
         if path.exists():
-            ledger = SqliteLedger(Database(path))
+            ledger = SqliteLedger(Database(path, create=False))
     pool = max(settings.workers, 8) + 4
     verifier = Verifier(
         make_s3_client(src_ep, max_pool_connections=pool), make_s3_client(dst_ep, max_pool_connections=pool),

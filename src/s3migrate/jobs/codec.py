@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -51,9 +52,23 @@ def encode_job(job: Job) -> str:
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
 
 
-def original_destination_key(des_prefix: str, src_key: str) -> str:
-    """The original layout: ``des_prefix/`` + the whole source key (the key alone when no prefix)."""
+def original_destination_key(des_prefix: str, src_key: str, *, posix: bool = False) -> str:
+    """The original layout: ``des_prefix/`` + the whole source key (the key alone when no prefix), verbatim.
+
+    ``posix``: the original's own rule, ``PurePosixPath(des_prefix) / src_key`` (a trailing ``/`` kept), which
+    collapses ``//`` and drops ``.`` path segments, so ``a//b`` and ``./a`` land as ``a/b`` and ``a``. s3migrate
+    keeps keys verbatim unless asked (``original_key_mapping``), for fleets whose earlier copies must match."""
+    if posix:
+        return posix_key(des_prefix, src_key)
     return f"{des_prefix}/{src_key}" if des_prefix else src_key
+
+
+def posix_key(prefix: str, key: str) -> str:
+    """``str(PurePosixPath(prefix) / key)``, with the trailing slash of a folder key kept (as the original did)."""
+    joined = str(PurePosixPath(prefix) / key) if key else prefix
+    if joined == ".":
+        joined = ""
+    return joined + "/" if key.endswith("/") and not joined.endswith("/") else joined
 
 
 def _text(obj: dict[str, Any], name: str) -> str:
@@ -102,7 +117,7 @@ def _decode_job(body: dict[str, Any]) -> Job:
     )
 
 
-def _decode_event(records: Any, default_destination: tuple[str, str] | None) -> DecodedMessage:
+def _decode_event(records: Any, default_destination: tuple[str, str] | None, posix: bool) -> DecodedMessage:
     if not isinstance(records, list):
         raise BadMessageError("'Records' is not a list")
     jobs: list[Job] = []
@@ -129,7 +144,7 @@ def _decode_event(records: Any, default_destination: tuple[str, str] | None) -> 
                 src_bucket=src_bucket,
                 src_key=src_key,
                 dst_bucket=des_bucket,
-                dst_key=_key(original_destination_key(des_prefix, src_key), "key"),
+                dst_key=_key(original_destination_key(des_prefix, src_key, posix=posix), "key"),
                 size=_size(obj.get("size", 0)),
                 version_id=_version(obj.get("versionId")),
                 etag=f'"{etag}"' if isinstance(etag, str) and etag and not etag.startswith('"') else etag,
@@ -140,8 +155,11 @@ def _decode_event(records: Any, default_destination: tuple[str, str] | None) -> 
     return DecodedMessage(jobs=jobs)
 
 
-def decode_message(body: str, default_destination: tuple[str, str] | None = None) -> DecodedMessage:
-    """Decode a queue message body into jobs; raise BadMessageError for anything unreadable."""
+def decode_message(
+    body: str, default_destination: tuple[str, str] | None = None, *, posix_keys: bool = False
+) -> DecodedMessage:
+    """Decode a queue message body into jobs; raise BadMessageError for anything unreadable. ``posix_keys``:
+    S3 events get the original's destination keys (see :func:`original_destination_key`)."""
     if len(body.encode("utf-8")) > MAX_MESSAGE_BYTES:
         raise BadMessageError("message larger than 256 KiB")
     try:
@@ -160,13 +178,15 @@ def decode_message(body: str, default_destination: tuple[str, str] | None = None
     if data.get("Event") == "s3:TestEvent":
         return DecodedMessage(ignored="s3:TestEvent")
     if "Records" in data:
-        return _decode_event(data["Records"], default_destination)
+        return _decode_event(data["Records"], default_destination, posix_keys)
     if "detail-type" in data and "detail" in data:
-        return _decode_eventbridge(data, default_destination)
+        return _decode_eventbridge(data, default_destination, posix_keys)
     return DecodedMessage(jobs=[_decode_job(data)])
 
 
-def _decode_eventbridge(data: dict[str, Any], default_destination: tuple[str, str] | None) -> DecodedMessage:
+def _decode_eventbridge(
+    data: dict[str, Any], default_destination: tuple[str, str] | None, posix: bool
+) -> DecodedMessage:
     """An S3 event delivered by EventBridge: one object per event, its fields under ``detail``."""
     if data.get("detail-type") != "Object Created":
         return DecodedMessage(ignored=f"EventBridge event {data.get('detail-type')!r}")
@@ -179,4 +199,4 @@ def _decode_eventbridge(data: dict[str, Any], default_destination: tuple[str, st
     record = {"s3": {"bucket": detail["bucket"], "object": {
         "key": obj.get("key"), "size": obj.get("size", 0), "eTag": obj.get("etag"),
         "versionId": obj.get("version-id")}}}
-    return _decode_event([record], default_destination)
+    return _decode_event([record], default_destination, posix)

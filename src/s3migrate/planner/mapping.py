@@ -17,6 +17,7 @@ from typing import Any
 
 from s3migrate.endpoints.location import S3Location
 from s3migrate.errors import ConfigError
+from s3migrate.jobs.codec import posix_key
 from s3migrate.planner.ignore import IgnoreRules
 
 
@@ -28,21 +29,32 @@ class KeyMapping:
     dst_bucket: str
     dst_list_prefix: str
     dst_cut: int
+    posix: bool = False  # the original's PurePosixPath destination keys (original pairs only)
 
     @classmethod
     def folders(cls, src: S3Location, dst: S3Location) -> KeyMapping:
         return cls(src.bucket, src.prefix, len(src.prefix), dst.bucket, dst.prefix, len(dst.prefix))
 
     @classmethod
-    def original_pair(cls, src_bucket: str, src_prefix: str, des_bucket: str, des_prefix: str) -> KeyMapping:
+    def original_pair(cls, src_bucket: str, src_prefix: str, des_bucket: str, des_prefix: str,
+                      *, posix: bool = False) -> KeyMapping:
+        """``src_prefix`` "/" means the whole bucket, as in the original."""
+        src_prefix = "" if src_prefix == "/" else src_prefix
+        des_prefix = des_prefix.strip("/")
         head = f"{des_prefix}/" if des_prefix else ""
-        return cls(src_bucket, src_prefix, 0, des_bucket, head + src_prefix, len(head))
+        return cls(src_bucket, src_prefix, 0, des_bucket, head + src_prefix, len(head), posix)
 
     def src_key(self, relative: str) -> str:
         return self.src_list_prefix[: self.src_cut] + relative
 
     def dst_key(self, relative: str) -> str:
+        if self.posix:
+            return posix_key(self.dst_list_prefix[: self.dst_cut], self.src_key(relative))
         return self.dst_list_prefix[: self.dst_cut] + relative
+
+    def reshapes(self, relative: str) -> bool:
+        """Whether the original's key rule gives this key another destination than the listing pairs it with."""
+        return self.posix and self.dst_key(relative) != self.dst_list_prefix[: self.dst_cut] + relative
 
     def describe(self) -> str:
         return f"s3://{self.src_bucket}/{self.src_list_prefix} -> s3://{self.dst_bucket}/{self.dst_list_prefix}"
@@ -65,7 +77,7 @@ class KeyMapping:
                           f"pattern such as {self.dst_bucket}/{self.dst_list_prefix}*")
 
 
-def parse_pairs(text: str, source: str) -> list[KeyMapping]:
+def parse_pairs(text: str, source: str, *, posix: bool = False) -> list[KeyMapping]:
     """The original bucket-pair JSON: ``[{"src_bucket", "src_prefix", "des_bucket", "des_prefix"}, ...]``."""
     try:
         data: Any = json.loads(text)
@@ -86,13 +98,13 @@ def parse_pairs(text: str, source: str) -> list[KeyMapping]:
         for bucket in (src_bucket, des_bucket):
             S3Location.parse(f"s3://{bucket}")  # validates the name
         src_prefix = str(item.get("src_prefix") or "")
-        des_prefix = str(item.get("des_prefix") or "").strip("/")
-        pairs.append(KeyMapping.original_pair(src_bucket, src_prefix, des_bucket, des_prefix))
+        des_prefix = str(item.get("des_prefix") or "")
+        pairs.append(KeyMapping.original_pair(src_bucket, src_prefix, des_bucket, des_prefix, posix=posix))
     return pairs
 
 
-def read_pairs_file(path: Path) -> list[KeyMapping]:
+def read_pairs_file(path: Path, *, posix: bool = False) -> list[KeyMapping]:
     try:
-        return parse_pairs(path.read_text(encoding="utf-8"), str(path))
+        return parse_pairs(path.read_text(encoding="utf-8"), str(path), posix=posix)
     except OSError as exc:
         raise ConfigError(f"cannot read bucket pairs {path}: {exc.strerror}") from None

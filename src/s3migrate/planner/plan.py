@@ -7,10 +7,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from botocore.exceptions import ClientError
+
+from s3migrate.errors import http_status, names_missing_object, translate_endpoint_error
 from s3migrate.jobs.job import Job
 from s3migrate.planner.ignore import IgnoreRules
 from s3migrate.planner.join import Pair, join
-from s3migrate.planner.listing import FANOUT_WIDTH, list_latest_versions, list_objects
+from s3migrate.planner.listing import (
+    FANOUT_WIDTH,
+    ListedObject,
+    iso_text,
+    list_latest_versions,
+    list_objects,
+)
 from s3migrate.planner.mapping import KeyMapping
 from s3migrate.planner.ranges import Side, parallel_pairs
 from s3migrate.planner.strategy import Action, Decision, SizeOnly, Strategy
@@ -37,6 +46,18 @@ class PlanStats:
                 self.examples.append((decision.src.key, decision.reason))
         else:
             self.skipped += 1
+
+
+def head_destination(client: Any, bucket: str, key: str) -> ListedObject | None:
+    """The destination object at ``key`` as a listing would show it, or None when there is none."""
+    try:
+        head = client.head_object(Bucket=bucket, Key=key)
+    except Exception as exc:
+        if names_missing_object(exc) or (isinstance(exc, ClientError) and http_status(exc) == 404):
+            return None
+        raise translate_endpoint_error(exc, f"destination s3://{bucket}/{key}") from None
+    return ListedObject(key, int(head.get("ContentLength", 0)), head.get("ETag"), None,
+                        head.get("StorageClass"), iso_text(head.get("LastModified")))
 
 
 @dataclass
@@ -86,6 +107,8 @@ class Planner:
             if self.ignore and self.ignore.ignores(m.src_bucket, m.src_key(src.key)):
                 self.stats.ignored += 1
                 continue
+            if m.reshapes(src.key):  # the listing paired it with the verbatim key: look at its own destination
+                dst = head_destination(self.dst_client, m.dst_bucket, m.dst_key(src.key))
             decision = self.strategy.decide(src, dst)
             self.stats.add(decision, self.keep_examples)
             yield decision

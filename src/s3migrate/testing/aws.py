@@ -78,3 +78,34 @@ class MotoServer:
             service, endpoint_url=self.endpoint_url, region_name=self.region,
             aws_access_key_id="testing", aws_secret_access_key="testing",
         )
+
+
+@dataclass
+class MotoS3:
+    """moto's S3 in server mode, as a second S3 implementation beside SeaweedFS (its own quirks: it does not
+    check Content-MD5 or credentials, and keeps keys verbatim). Same surface as ``SeaweedServer``."""
+
+    access_key: str
+    secret_key: str
+    server: MotoServer = field(default_factory=MotoServer)
+
+    @property
+    def endpoint_url(self) -> str:
+        return self.server.endpoint_url
+
+    def start(self) -> MotoS3:
+        self.server.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def client(self, **config: Any) -> Any:
+        import boto3
+        from botocore.config import Config
+
+        return boto3.client(
+            "s3", endpoint_url=self.endpoint_url, aws_access_key_id=self.access_key,
+            aws_secret_access_key=self.secret_key, region_name="us-east-1",
+            config=Config(s3={"addressing_style": "path"}, retries={"mode": "standard", "max_attempts": 5}, **config),
+        )

@@ -54,6 +54,7 @@ class WorkerSettings:
     max_retries: int  # failed attempts in a row allowed beyond the first
     owner: str
     default_destination: tuple[str, str] | None = None  # for S3 event messages
+    original_key_mapping: bool = False  # S3 events: the original's PurePosixPath destination keys
     max_retry_delay: float = 60.0
     receive_wait: float = 0.2  # long-poll seconds per receive (SQS: up to 20)
 
@@ -72,6 +73,7 @@ class WorkerSettings:
             max_retries=settings.max_retries,
             owner=owner or worker_id(),
             default_destination=default_destination,
+            original_key_mapping=settings.original_key_mapping,
             receive_wait=receive_wait,
         )
 
@@ -189,7 +191,8 @@ class Worker:
 
     def handle(self, message: Message, heartbeat: _Heartbeat | None = None) -> JobOutcome:
         try:
-            decoded = decode_message(message.body, self.settings.default_destination)
+            decoded = decode_message(message.body, self.settings.default_destination,
+                                     posix_keys=self.settings.original_key_mapping)
         except BadMessageError as exc:
             # Never deleted: the dead-letter queue (and its alarm) is how an operator learns of it.
             try:
