@@ -31,7 +31,7 @@ def test_a_new_state_file_and_its_folder_are_private(tmp_path: Path) -> None:
 def test_garbage_in_a_state_file_is_one_line_with_what_to_do(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
     path.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(StateError, match="not an s3migrate state file.*--state PATH"):
+    with pytest.raises(StateError, match=r"not an s3migrate state file.*--state PATH"):
         SqliteLedger(Database(path))
     result = cli("status", "--state", str(path), cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
