@@ -161,7 +161,8 @@ def test_missing_version_and_denied_get_object_version_are_clear_failures(
     result = run_cli("work", "--queue", "sqlite:///state.db", "--ledger", "sqlite:///state.db",
                      "--from-profile", "src", "--to-profile", "dst", "--from-endpoint", src_proxy.endpoint_url,
                      "--to-endpoint", dst_proxy.endpoint_url, "--exit-when-idle", "2")
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr  # objects failed: named on stderr, recorded in the ledger
+    assert "FAILED s3://" in result.stderr and "gone.txt" in result.stderr
     ledger = SqliteLedger(Database("state.db"))
     failed = {r.key.split("/", 1)[1]: r.last_error or "" for r in ledger.records(JobState.FAILED)}
     assert "no-such-version-id of the source no longer exists" in failed["gone.txt"]
