@@ -117,19 +117,26 @@ def ssm_parameter(name: str, *, decrypt: bool = False) -> str:
 
 
 def stored_credentials(settings: Settings) -> tuple[Credentials, str | None, str | None] | None:
-    """The other account's keys, region and endpoint from the SSM SecureString, if one is configured."""
+    """The other account's keys, region and endpoint from the SSM SecureString, if one is configured. The keys
+    reload themselves from the parameter (about once a minute), so rotating it needs no restart."""
     if not settings.ssm_parameter_credentials:
         return None
-    text = ssm_parameter(settings.ssm_parameter_credentials, decrypt=True)
-    try:
-        data = json.loads(text)
-        keys = Credentials(str(data["aws_access_key_id"]), str(data["aws_secret_access_key"]),
-                           data.get("aws_session_token"))
-    except (json.JSONDecodeError, KeyError, TypeError):
-        raise ConfigError(
-            f"SSM parameter {settings.ssm_parameter_credentials!r} is not "
-            '{"aws_access_key_id": ..., "aws_secret_access_key": ..., "region": ...}'
-        ) from None
+    name = settings.ssm_parameter_credentials
+
+    def read() -> tuple[Credentials, dict[str, Any]]:
+        text = ssm_parameter(name, decrypt=True)
+        try:
+            data = json.loads(text)
+            keys = Credentials(str(data["aws_access_key_id"]), str(data["aws_secret_access_key"]),
+                               data.get("aws_session_token"), reload=lambda: read()[0])
+        except (json.JSONDecodeError, KeyError, TypeError):
+            raise ConfigError(
+                f"SSM parameter {name!r} is not "
+                '{"aws_access_key_id": ..., "aws_secret_access_key": ..., "region": ...}'
+            ) from None
+        return keys, data
+
+    keys, data = read()
     return keys, data.get("region"), data.get("endpoint_url")
 
 

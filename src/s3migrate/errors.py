@@ -1,5 +1,13 @@
 """One exception hierarchy for s3migrate.
 
+The retry budget, in one place. A request that fails transiently (throttling, 5xx, a reset or a timeout) is
+retried by botocore up to ``max_attempts`` = 10 times (standard mode, the client's ``retries``); a part or a
+single-request copy that still fails transiently is tried again up to 3 times in all (``part_attempts``, fewer
+when ``--max-retries`` is lower); and a job whose attempt failed transiently goes back to the queue, with
+full-jitter backoff up to 60 s, until it has failed ``--max-retries`` (MaxRetry, 10) attempts in a row. So one
+request is sent at most 10 x 3 x 11 = 330 times before its object is reported failed. Errors that no retry can
+change (denied, missing, refused credentials, invalid arguments, a changed source) skip all three levels.
+
 Everything the tool raises on purpose derives from :class:`S3MigrateError`. botocore exceptions are
 translated here, at the boundary, so the rest of the code reasons about *what to do* (retry, give up,
 re-plan, restart the upload) instead of about HTTP status codes.
@@ -28,7 +36,9 @@ from typing import Any
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
+    CredentialRetrievalError,
     NoCredentialsError,
+    ParamValidationError,
     PartialCredentialsError,
     ProfileNotFound,
     ReadTimeoutError,
@@ -127,7 +137,14 @@ _THROTTLE_CODES = frozenset(
 )
 _TRANSIENT_CODES = frozenset(
     {"InternalError", "ServiceUnavailable", "RequestTimeout", "RequestTimeoutException",
-     "BadDigest", "IncompleteBody", "OperationAborted", "ExpiredToken", "RequestTimeTooSkewed"}
+     "BadDigest", "IncompleteBody", "OperationAborted", "RequestTimeTooSkewed"}
+)
+# Credentials the service refuses: no retry of the same request changes that. Keys kept in SSM are read again
+# about once a minute (endpoints.client), so a rotated parameter reaches running workers without a restart; an
+# object refused in between fails by name and the next plan sends it again.
+_CREDENTIAL_CODES = frozenset(
+    {"ExpiredToken", "ExpiredTokenException", "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken",
+     "TokenRefreshRequired", "InvalidClientTokenId", "UnrecognizedClientException"}
 )
 _SOURCE_CHANGED_CODES = frozenset({"PreconditionFailed", "412"})
 _MISSING_CODES = frozenset({"NoSuchKey", "NoSuchVersion", "404", "NotFound"})
@@ -156,6 +173,8 @@ def classify(exc: BaseException) -> Disposition:
     if isinstance(exc, ClientError):
         code = error_code(exc)
         status = http_status(exc)
+        if code in _CREDENTIAL_CODES:
+            return Disposition.FATAL
         if code in _SOURCE_CHANGED_CODES or status == 412:
             return Disposition.SOURCE_CHANGED
         if code in _UPLOAD_GONE_CODES:
@@ -165,8 +184,9 @@ def classify(exc: BaseException) -> Disposition:
         if code in _MISSING_CODES or code in _FATAL_CODES:
             return Disposition.FATAL
         return Disposition.FATAL if 400 <= status < 500 else Disposition.RETRY
-    if isinstance(exc, (NoCredentialsError, PartialCredentialsError, ProfileNotFound)):
-        return Disposition.FATAL
+    if isinstance(exc, (NoCredentialsError, PartialCredentialsError, ProfileNotFound, ParamValidationError,
+                        CredentialRetrievalError)):
+        return Disposition.FATAL  # the request itself is wrong, or there are no keys: retrying cannot help
     if isinstance(
         exc,
         (BotoConnectionError, ReadTimeoutError, ResponseStreamingError, BotoCoreError,

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime
 import functools
 import json
+import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -12,6 +15,7 @@ from urllib.parse import urlsplit
 import botocore.loaders
 import botocore.session
 from botocore.config import Config
+from botocore.credentials import CredentialProvider, RefreshableCredentials
 from botocore.exceptions import BotoCoreError
 from botocore.handlers import add_expect_header
 
@@ -20,14 +24,49 @@ from s3migrate.endpoints.location import S3Location
 from s3migrate.endpoints.model_cache import cached_file_loader
 from s3migrate.errors import EndpointError, describe
 
+log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Credentials:
-    """Explicit keys for the other account (from an SSM SecureString), instead of a profile."""
+    """Explicit keys for the other account (from an SSM SecureString), instead of a profile. ``reload`` reads
+    them again (from SSM): clients then re-read them about once a minute, so rotated keys reach a running fleet."""
 
     access_key_id: str
     secret_access_key: str = field(repr=False)
     session_token: str | None = field(default=None, repr=False)
+    reload: Callable[[], Credentials] | None = field(default=None, repr=False, compare=False, hash=False)
+
+
+RELOAD_EVERY = 60.0  # seconds between reads of reloadable keys (botocore refreshes them ahead of their expiry)
+
+
+class _ReloadedKeys(CredentialProvider):
+    """Keys that botocore refreshes by calling ``Credentials.reload``. botocore starts a refresh when fewer than
+    15 minutes remain (advisory, off the request path when it can), so an expiry 16 minutes ahead makes it
+    re-read the keys about once a minute."""
+
+    METHOD = "s3migrate-reloaded"
+    CANONICAL_NAME = "s3migrate-reloaded"
+
+    def __init__(self, keys: Credentials) -> None:
+        super().__init__()
+        self.keys = keys
+
+    def _metadata(self, keys: Credentials) -> dict[str, Any]:
+        expiry = datetime.datetime.now(datetime.UTC) + datetime.timedelta(minutes=15, seconds=RELOAD_EVERY)
+        return {"access_key": keys.access_key_id, "secret_key": keys.secret_access_key,
+                "token": keys.session_token, "expiry_time": expiry.isoformat()}
+
+    def _refresh(self) -> dict[str, Any]:
+        assert self.keys.reload is not None
+        try:
+            self.keys = self.keys.reload()
+        except Exception as exc:  # keep the keys we have; the next refresh tries again
+            log.warning("could not read the stored credentials again: %s", describe(exc))
+        return self._metadata(self.keys)
+
+    def load(self) -> RefreshableCredentials:
+        return RefreshableCredentials.create_from_metadata(self._metadata(self.keys), self._refresh, self.METHOD)
 
 
 @dataclass(frozen=True)
@@ -128,7 +167,9 @@ def _session(profile: str | None, keys: Credentials | None) -> tuple[botocore.se
     session = botocore.session.Session(profile=profile)
     if profile:
         session.get_scoped_config()  # an unknown profile fails here, with botocore's message
-    if keys:
+    if keys and keys.reload is not None:
+        session.get_component("credential_provider").insert_before("env", _ReloadedKeys(keys))
+    elif keys:
         session.set_credentials(keys.access_key_id, keys.secret_access_key, keys.session_token)
     session.register_component("data_loader", _shared_loader())
     return session, threading.Lock()
