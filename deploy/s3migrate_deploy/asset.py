@@ -1,10 +1,15 @@
 """The Lambda deployment asset: the s3migrate package and its dependencies, built by pip on this machine
-for the Lambda runtime's platform (no Docker needed). boto3 and botocore come from the runtime."""
+for the Lambda runtime's platform (no Docker needed).
+
+boto3 and botocore are bundled at the versions installed here, the ones the tests ran with: the Lambda
+runtime's own copies are older than this package allows at times, and the lean path relies on botocore
+internals that it checks only against the versions it was tested with."""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
+from importlib import metadata
 import sys
 import tempfile
 from pathlib import Path
@@ -18,8 +23,8 @@ REPO = Path(__file__).resolve().parents[2]
 RUNTIME = lambda_.Runtime.PYTHON_3_12
 PYTHON_VERSION = "3.12"
 PLATFORM = "manylinux2014_x86_64"
-# Provided by the Lambda Python runtime; leaving them out keeps the asset small.
-FROM_RUNTIME = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "python_dateutil", "six", "urllib3")
+# Pinned in the asset to what this environment has (and the tests ran with).
+PINNED = ("boto3", "botocore", "s3transfer", "urllib3")
 EXCLUDE = [".git", ".venv", "**/__pycache__", "deploy", "tests", "bench", ".mypy_cache", ".ruff_cache",
            ".pytest_cache", ".hypothesis", ".benchmarks", "*.db", "cdk.out", "build", "*.egg-info", ".ci"]
 
@@ -36,12 +41,10 @@ def build(output: Path, repo: Path = REPO, python_version: str = PYTHON_VERSION)
         subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", str(source), "-w",
                         str(wheels)], check=True)
         wheel = next(wheels.glob("s3migrate-*.whl"))
+        pins = [f"{name}=={metadata.version(name)}" for name in PINNED]
         subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--target", str(output),
                         "--platform", PLATFORM, "--implementation", "cp", "--python-version", python_version,
-                        "--only-binary=:all:", "--upgrade", str(wheel)], check=True)
-    for entry in output.iterdir():
-        if entry.name.removesuffix(".py").split("-")[0].lower() in FROM_RUNTIME:
-            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+                        "--only-binary=:all:", "--upgrade", str(wheel), *pins], check=True)
     for leftover in ("bin", "__pycache__"):
         shutil.rmtree(output / leftover, ignore_errors=True)
 

@@ -233,3 +233,44 @@ def test_get_object_body_streams_in_the_chunks_asked_for(accounts: tuple[Account
     assert [len(c) for c in chunks] == [MIB, MIB, MIB, 17] and b"".join(chunks) == data
     # The connection went back to the pool: the next request on it works.
     assert client.get_object(Bucket=bucket, Key="chunks.bin", Range="bytes=0-9")["Body"].read() == data[:10]
+
+
+def test_an_unexpected_failure_hands_the_call_and_the_client_to_botocore(
+    accounts: tuple[Account, Account], buckets: tuple[str, str], monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A bug in the lean path, or botocore internals that changed, never fails a copy: that call goes to
+    botocore, and so does every later call of that client (said once)."""
+    src, _ = accounts
+    bucket = buckets[0]
+    client = lean_client(src, bucket)
+    calls: list[str] = []
+
+    def broken(operation: str, args: dict[str, Any]) -> dict[str, Any]:
+        calls.append(operation)
+        raise TypeError("an internal that changed")
+
+    monkeypatch.setattr(client, "_put", broken)
+    data = os.urandom(1000)
+    client.put_object(Bucket=bucket, Key="first", Body=data, ContentMD5=md5_of(data))
+    client.put_object(Bucket=bucket, Key="second", Body=data, ContentMD5=md5_of(data))
+    assert calls == ["PutObject"] and not client.lean_active
+    assert src.client().get_object(Bucket=bucket, Key="second")["Body"].read() == data
+    assert caplog.text.count("botocore serves this client from now on") == 1
+    assert client.list_objects_page(bucket, "").objects[0][0] == "first"  # listings too, through botocore
+
+
+def test_express_directory_buckets_and_arns_go_through_botocore(accounts: tuple[Account, Account],
+                                                               buckets: tuple[str, str],
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from s3migrate.endpoints.lean import botocore_only
+
+    assert botocore_only("logs--usw2-az1--x-s3")
+    assert botocore_only("arn:aws:s3::111122223333:accesspoint/mfzwi23gnjvgw.mrap")
+    assert not botocore_only("plain-bucket")
+    src, _ = accounts
+    client = lean_client(src, buckets[0])
+    routed: list[str] = []
+    monkeypatch.setattr(client._client, "get_object", lambda **args: routed.append(args["Bucket"]) or {})
+    client.get_object(Bucket="logs--usw2-az1--x-s3", Key="k")
+    assert routed == ["logs--usw2-az1--x-s3"]

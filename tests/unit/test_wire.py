@@ -186,10 +186,44 @@ def test_garbage_and_early_close_are_wire_errors(server: ScriptedServer) -> None
     server.scripts.put(Script(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n", close_after=True))
     with pytest.raises(WireError, match="inside the answer's headers"):
         exchange(origin, "GET", "/", {}, b"")
-    for bad in ("many", "-5"):
+    for bad in ("many", "-5", "+5", "0x5", "5_0", "\u0665"):
         server.scripts.put(Script(answer("200 OK", [f"Content-Length: {bad}"]), close_after=True))
-        with pytest.raises(WireError, match="bad Content-Length"):
+        with pytest.raises(WireError, match="bad or conflicting Content-Length"):
             exchange(origin, "GET", "/", {}, b"")
+
+
+def test_differing_content_lengths_are_refused_and_identical_ones_read(server: ScriptedServer) -> None:
+    """RFC 9110 8.6: a list of identical values may be read as one; differing values are an error (a body
+    framed by one of them is how responses get smuggled)."""
+    origin = origin_for(server)
+    server.scripts.put(Script(answer("200 OK", ["Content-Length: 3", "Content-Length: 3"], b"abc")))
+    assert exchange(origin, "GET", "/", {}, b"").read(None) == b"abc"
+    server.scripts.put(Script(answer("200 OK", ["Content-Length: 3", "Content-Length: 5"], b"abcde"),
+                              close_after=True))
+    with pytest.raises(WireError, match="conflicting"):
+        exchange(origin, "GET", "/", {}, b"")
+    server.scripts.put(Script(answer("200 OK", ["Content-Length: 3, 4"], b"abcd"), close_after=True))
+    with pytest.raises(WireError, match="conflicting"):
+        exchange(origin, "GET", "/", {}, b"")
+
+
+@pytest.mark.parametrize("size", [b"+5", b"0x5", b"5_0", b" 5", b"-1", b"g"])
+def test_chunk_sizes_are_hex_digits_only(server: ScriptedServer, size: bytes) -> None:
+    origin = origin_for(server)
+    raw = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + size + b"\r\nhello\r\n0\r\n\r\n"
+    server.scripts.put(Script(raw, close_after=True))
+    response = exchange(origin, "GET", "/", {}, b"")
+    with pytest.raises(WireError, match="bad chunk size"):
+        response.read(None)
+
+
+@pytest.mark.parametrize("line", [b"Bad Name: x", b"(x): y", b"X\x01: y"])
+def test_answer_header_names_must_be_tokens(server: ScriptedServer, line: bytes) -> None:
+    origin = origin_for(server)
+    server.scripts.put(Script(b"HTTP/1.1 200 OK\r\n" + line + b"\r\nContent-Length: 0\r\n\r\n",
+                              close_after=True))
+    with pytest.raises(WireError, match="bad header line"):
+        exchange(origin, "GET", "/", {}, b"")
 
 
 def test_abandoned_body_closes_its_connection(server: ScriptedServer) -> None:
@@ -227,11 +261,17 @@ def test_reused_connection_closed_in_flight_is_reported_stale(server: ScriptedSe
 
 def test_unsendable_headers_are_refused_before_anything_is_sent(server: ScriptedServer) -> None:
     origin = origin_for(server)
-    with pytest.raises(ValueError, match="line break"):
-        exchange(origin, "GET", "/", {"X-Amz-Meta-A": "one\r\nInjected: yes"}, b"")
+    for name, value in [("X-Amz-Meta-A", "one\r\nInjected: yes"), ("X-Amz-Meta-A", "bell\x07"),
+                        ("X-Amz-Meta-A", "nul\x00"), ("X-Amz-Meta-A", "del\x7f"), ("X Amz", "v"), ("X:A", "v"),
+                        ("", "v"), ("X-(A)", "v")]:
+        with pytest.raises(ValueError, match="cannot be sent"):
+            exchange(origin, "GET", "/", {name: value}, b"")
+    assert server.requests == []
+    server.scripts.put(Script(answer("200 OK", ["Content-Length: 0"])))
+    exchange(origin, "GET", "/", {"X-Amz-Meta-A": "tab\tinside"}, b"").read(None)  # HTAB is allowed (RFC 9110 5.5)
+    assert b"X-Amz-Meta-A: tab\tinside\r\n" in server.requests[-1][0]
     with pytest.raises(UnicodeEncodeError):
         exchange(origin, "GET", "/", {"X-Amz-Meta-A": "\u2603"}, b"")
-    assert server.requests == []
 
 
 def test_connection_refused_is_a_wire_error() -> None:

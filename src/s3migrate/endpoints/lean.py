@@ -28,7 +28,9 @@ from typing import Any
 from urllib.parse import quote, unquote_plus, urlsplit
 from xml.etree import ElementTree
 
+from botocore.exceptions import ClientError
 from botocore.parsers import create_parser
+from urllib3.exceptions import HTTPError
 
 from s3migrate import __version__
 from s3migrate.endpoints.sigv4 import canonical_query, sign
@@ -92,6 +94,13 @@ class _Declined(Exception):
     """The lean path cannot or should not serve this call; botocore does."""
 
 
+def botocore_only(bucket: object) -> bool:
+    """Buckets whose requests need what only botocore does: S3 Express directory buckets (``--x-s3``: session
+    authentication) and access point or Multi-Region Access Point ARNs (SigV4a, ARN endpoints)."""
+    name = str(bucket or "")
+    return name.endswith("--x-s3") or name.startswith("arn:")
+
+
 class StreamedBody:
     """A PUT body read from another response as it is sent (``Body=StreamedBody(source, length)``).
 
@@ -139,6 +148,20 @@ class LeanS3:
         self._read_timeout = session._timeout.read_timeout
         self._pool_limit = int(client.meta.config.max_pool_connections)
         self._origins: dict[str, Origin | None] = {}
+        client._endpoint.http_session._manager.connection_from_url  # noqa: B018  # the internals _bucket_url uses
+        client._endpoint.http_session._proxy_config.proxy_url_for  # noqa: B018
+        client.generate_presigned_url  # noqa: B018
+        self.lean_active = True  # off for good once the lean path failed in a way it should not (see _failed)
+
+    def _failed(self, operation: str, exc: Exception) -> None:
+        """An exception the lean path should never raise (a bug, or botocore internals that changed): this and
+        every later call of this client go through botocore. Said once."""
+        with self._lock:
+            if not self.lean_active:
+                return
+            self.lean_active = False
+        log.warning("the lean request path failed on %s (%s: %s); botocore serves this client from now on",
+                    operation, type(exc).__name__, exc)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
@@ -163,7 +186,7 @@ class LeanS3:
             args["Delimiter"] = delimiter
         if start_after:
             args["StartAfter"] = start_after
-        if bucket not in self._declined_buckets:
+        if self.lean_active and bucket not in self._declined_buckets and not botocore_only(bucket):
             query = {"list-type": "2", "prefix": prefix, "encoding-type": "url", "max-keys": "1000"}
             if token:
                 query["continuation-token"] = token
@@ -174,8 +197,12 @@ class LeanS3:
             try:
                 _, data = self._send("ListObjectsV2", "GET", {"Bucket": bucket, "Key": ""}, query, {}, b"")
                 return _parse_list_page(data)
-            except _Declined:
+            except ClientError:
+                raise
+            except (_Declined, OSError, HTTPError):
                 pass
+            except Exception as exc:
+                self._failed("ListObjectsV2", exc)
         response = self._client.list_objects_v2(**args)  # botocore decodes the url-encoded keys itself
         contents = response.get("Contents", ())
         return ListPage(
@@ -202,12 +229,22 @@ class LeanS3:
         lean: Callable[[str, dict[str, Any]], dict[str, Any]],
     ) -> dict[str, Any]:
         streamed = isinstance(args.get("Body"), StreamedBody)
-        if streamed or (args.keys() <= known and args.get("Bucket") not in self._declined_buckets):
+        bucket = args.get("Bucket")
+        if streamed or (self.lean_active and args.keys() <= known and bucket not in self._declined_buckets
+                        and not botocore_only(bucket)):
             try:
+                if not self.lean_active:
+                    raise _Declined
                 return lean(_OPERATIONS[operation], args)
-            except _Declined:
+            except ClientError:
+                raise  # S3's own answer, parsed by botocore's parser
+            except (_Declined, OSError, HTTPError) as exc:  # not for the lean path, or the network: botocore's turn
                 if streamed:  # the body cannot be sent twice
-                    raise StreamInterrupted(f"streamed {operation} of {args.get('Key')} failed") from None
+                    raise StreamInterrupted(f"streamed {operation} of {args.get('Key')} failed") from exc
+            except Exception as exc:
+                self._failed(operation, exc)
+                if streamed:
+                    raise StreamInterrupted(f"streamed {operation} of {args.get('Key')} failed") from exc
         result: dict[str, Any] = getattr(self._client, operation)(**args)
         return result
 

@@ -16,12 +16,19 @@ by the connection closing, interim 1xx answers, ``Connection: close``. Anything 
 from __future__ import annotations
 
 import collections
+import re
 import threading
 from collections.abc import Callable
 from typing import Any
 
 from urllib3.util import wait_for_read
 
+# RFC 9110: a field name is a token; a field value has no control characters but HTAB. Content-Length is
+# decimal digits, a chunk size hexadecimal digits (int() would also take "+1", "0x1f", "1_0" or spaces).
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_DIGITS = re.compile(r"[0-9]+")
+_HEX = re.compile(rb"[0-9A-Fa-f]+")
 _MAX_LINE = 65536
 _MAX_HEADERS = 200
 _INLINE_BODY = 1 << 20  # bodies up to this size go out in the same write as the head
@@ -166,10 +173,10 @@ class Response:
                 size_line = reader.readline(_MAX_LINE)
                 if not size_line.endswith(b"\n"):
                     raise WireError("chunked body ended early")
-                try:
-                    self._chunk_left = int(size_line.split(b";", 1)[0].strip(), 16)
-                except ValueError:
-                    raise WireError(f"bad chunk size line {size_line[:40]!r}") from None
+                size = size_line.split(b";", 1)[0].rstrip(b"\r\n").rstrip(b" \t")
+                if not _HEX.fullmatch(size):
+                    raise WireError(f"bad chunk size line {size_line[:40]!r}")
+                self._chunk_left = int(size, 16)
                 if self._chunk_left == 0:
                     _read_header_lines(reader)  # trailers, ignored
                     self._finish()
@@ -239,14 +246,11 @@ def exchange(origin: Origin, method: str, target: str, headers: dict[str, str], 
         return Response(origin, connection, status, headers_in, "chunked", 0, keep)
     length_text = headers_in.get("content-length")
     if length_text is not None:
-        try:
-            length = int(length_text.split(",")[0])
-        except ValueError:
-            length = -1
-        if length < 0:
+        values = {value.strip() for value in length_text.split(",")}  # repeated fields were joined with ", "
+        if len(values) != 1 or not _DIGITS.fullmatch(next(iter(values))):
             connection.close()
-            raise WireError(f"bad Content-Length {length_text!r}")
-        return Response(origin, connection, status, headers_in, "length", length, keep)
+            raise WireError(f"bad or conflicting Content-Length {length_text!r}")
+        return Response(origin, connection, status, headers_in, "length", int(values.pop()), keep)
     return Response(origin, connection, status, headers_in, "close", 0, False)
 
 
@@ -254,8 +258,9 @@ def _request_head(method: str, target: str, headers: dict[str, str]) -> bytes:
     lines = [f"{method} {target} HTTP/1.1"]
     for name, value in headers.items():
         text = str(value)
-        if "\n" in text or "\r" in text or "\n" in name or ":" in name:
-            raise ValueError(f"header {name!r} cannot be sent: a line break in it, or a colon in its name")
+        if not _TOKEN.fullmatch(name) or _BAD_VALUE.search(text):
+            raise ValueError(f"header {name!r} cannot be sent: its name is not an HTTP token, or its value has a "
+                             "control character")
         lines.append(f"{name}: {text}")
     lines.append("\r\n")
     return "\r\n".join(lines).encode("latin-1")  # UnicodeEncodeError (a ValueError) for what HTTP cannot carry
@@ -305,7 +310,7 @@ def _read_header_lines(reader: Any) -> Headers:
             fields[last] = f"{fields[last]} {text.strip()}"
             continue
         name, sep, value = text.partition(":")
-        if not sep:
+        if not sep or not _TOKEN.fullmatch(name):
             raise WireError(f"bad header line {line[:60]!r}")
         last = name.strip().lower()
         value = value.strip()

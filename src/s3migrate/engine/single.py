@@ -77,7 +77,8 @@ def check_source_md5(job: Job, response: dict[str, Any], digest: bytes, options:
 def copy_single(src: Any, dst: Any, ctx: CopyContext, options: TransferOptions, budget: ByteBudget) -> CopyResult:
     job = ctx.job
     pin = SourcePin(job.etag, job.version_id)
-    can_stream = options.check_source_etag and isinstance(dst, LeanS3)  # only the lean PUT takes a streamed body
+    # Only the lean PUT takes a streamed body (and only while the lean path is on for that client).
+    can_stream = options.check_source_etag and isinstance(dst, LeanS3) and dst.lean_active
 
     def attempt() -> CopyResult:
         if can_stream and etag_digest_of(job) is not None:
