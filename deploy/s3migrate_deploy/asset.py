@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from importlib import metadata
 import sys
 import tempfile
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
