@@ -21,7 +21,8 @@ from s3migrate.endpoints.location import S3Location
 from tests.conftest import Account
 from tests.integration.test_lean import md5_of
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration,
+              pytest.mark.not_on("moto", "it puts a TLS front before the SeaweedFS server's own port")]
 
 
 def _pump(source: socket.socket, target: socket.socket) -> None:

@@ -240,6 +240,7 @@ def test_a_destination_inside_the_source_is_refused(env: Any, buckets: tuple[str
     assert keys(a.client(), src_bucket) == {"data/k": 10}
 
 
+@pytest.mark.not_on("moto", "moto accepts any credentials")
 def test_wrong_credentials_and_unreachable_endpoint(env: Any, buckets: tuple[str, str], tmp_path: Path) -> None:
     a, b = env
     src_bucket, dst_bucket = buckets

@@ -58,6 +58,20 @@ def check_put_etag(response: dict[str, Any], digest: bytes, what: str) -> str:
     return etag
 
 
+def checked_put(dst: Any, job: Job, response: dict[str, Any], digest: bytes) -> str:
+    """A PUT whose stored ETag is not the MD5 we sent (a destination that does not check Content-MD5 took other
+    bytes) leaves no wrong object behind: it is deleted before the error is raised, and the copy is retried."""
+    try:
+        return check_put_etag(response, digest, "destination PUT")
+    except IntegrityError:
+        log.error("deleting s3://%s/%s: it does not hold the bytes that were sent", job.dst_bucket, job.dst_key)
+        try:
+            dst.delete_object(Bucket=job.dst_bucket, Key=job.dst_key)
+        except Exception as exc:
+            log.error("could not delete the wrong object: %s", exc)
+        raise
+
+
 def check_source_length(job: Job, length: int) -> None:
     """A body (or a Content-Length) that differs from the listed size is never written."""
     if length != job.size:
@@ -98,7 +112,7 @@ def copy_single(src: Any, dst: Any, ctx: CopyContext, options: TransferOptions, 
                 put = dst.put_object(**args)
             except Exception as exc:
                 raise write_error(exc, "destination PUT", args) from None
-            etag = check_put_etag(put, digest, "destination PUT")
+            etag = checked_put(dst, job, put, digest)
             ctx.on_bytes(len(data))
             return CopyResult(
                 etag=etag, size=len(data), bytes_sent=len(data), version_id=response.get("VersionId")
@@ -175,7 +189,7 @@ def _copy_streamed(
                 raise translate_transfer_error(exc, "streamed copy") from None
         finally:
             finish_body(body, drained=stream.sent == length)
-        etag = check_put_etag(put, digest, "destination PUT")
+        etag = checked_put(dst, job, put, digest)
         ctx.on_bytes(length)
         return CopyResult(etag=etag, size=length, bytes_sent=length, version_id=response.get("VersionId"))
     finally:
