@@ -146,13 +146,23 @@ def test_s3_event_notifications_copy_to_the_default_destination(
         "bucket": {"name": src_bucket}, "object": {"key": "new+folder/", "size": 0}}}]}
     test_event = {"Service": "Amazon S3", "Event": "s3:TestEvent", "Time": "2026-01-01T00:00:00.000Z",
                   "Bucket": src_bucket, "RequestId": "X", "HostId": "Y"}
-    for body in (test_event, event, folder_event):
+    # S3 -> SNS -> SQS fan-out wraps the event in a notification; EventBridge sends its own shape.
+    via_sns = put(a.client(), src_bucket, "sns/one.txt", 44)
+    sns_event = {"Type": "Notification", "MessageId": "m-1", "TopicArn": "arn:aws:sns:us-east-1:1:fanout",
+                 "Message": json.dumps({"Records": [{"eventName": "ObjectCreated:Put", "s3": {
+                     "bucket": {"name": src_bucket}, "object": {"key": "sns/one.txt", "size": 44}}}]})}
+    via_eventbridge = put(a.client(), src_bucket, "eb/two.txt", 55)
+    eventbridge_event = {"version": "0", "detail-type": "Object Created", "source": "aws.s3", "detail": {
+        "version": "0", "bucket": {"name": src_bucket}, "object": {"key": "eb/two.txt", "size": 55}}}
+    for body in (test_event, event, folder_event, sns_event, eventbridge_event):
         cluster["sqs"].send_message(QueueUrl=cluster["queue_url"], MessageBody=json.dumps(body))
     result = run("work", "--queue", cluster["queue"], "--ledger", cluster["ledger"], *s3_args(cluster),
                  "--des-bucket-default", dst_bucket, "--des-prefix-default", "events", "--exit-when-idle", "3")
     assert result.returncode == 0, result.stderr
     assert read(b.client(), dst_bucket, "events/in box/a+b %c é.txt") == data
     assert read(b.client(), dst_bucket, "events/new folder/") == folder
+    assert read(b.client(), dst_bucket, "events/sns/one.txt") == via_sns
+    assert read(b.client(), dst_bucket, "events/eb/two.txt") == via_eventbridge
     assert queue_empty(cluster)
 
 

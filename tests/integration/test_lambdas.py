@@ -228,3 +228,24 @@ def test_a_broken_deployment_returns_every_message_with_one_log_line(
     assert response == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 1 and "no-such-parameter" in errors[0] and "\n" not in errors[0]
+
+
+def test_a_message_that_is_not_a_job_goes_to_the_dead_letter_queue(
+    lambda_env: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Never deleted as handled: moved to the queue's DLQ when the queue is known, else reported failed so that
+    the redrive policy moves it; the DLQ alarm fires either way."""
+    env = lambda_env
+    env["sqs"].send_message(QueueUrl=env["url"], MessageBody="{not a job")
+    response = worker.handler(sqs_event(env), FakeContext())
+    assert response == {"batchItemFailures": []}  # moved by us: nothing for the Lambda service to return
+    dlq = env["sqs"].get_queue_url(QueueName=env["name"] + "-dlq")["QueueUrl"]
+    moved = env["sqs"].receive_message(QueueUrl=dlq, MaxNumberOfMessages=10).get("Messages", [])
+    assert [m["Body"] for m in moved] == ["{not a job"]
+
+    monkeypatch.delenv("sqs_queue_name")  # the queue unknown: the redrive policy must move it
+    monkeypatch.setattr(worker, "_runtime", None)
+    env["sqs"].send_message(QueueUrl=env["url"], MessageBody="[1, 2]")
+    event = sqs_event(env)
+    response = worker.handler(event, FakeContext())
+    assert response == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}

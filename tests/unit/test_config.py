@@ -88,3 +88,21 @@ def test_settings_without_an_original_name_come_from_prefixed_environment_variab
     # Flags still win over the environment.
     assert load_settings({"to_region": "eu-west-1"}, None, {"S3MIGRATE_TO_REGION": "cn-north-1"}).to_region == \
         "eu-west-1"
+
+
+def test_the_original_jobsender_lambdas_variables(caplog: pytest.LogCaptureFixture) -> None:
+    """The original jobsender Lambda names its queue sqs_queue; LocalProfileMode and checkip_url are not used
+    here, and a warning says so instead of silence."""
+    env = {"sqs_queue": "s3_migrate_file_list", "table_queue_name": "s3_migrate_file_list",
+           "checkip_url": "https://checkip.amazonaws.com", "LocalProfileMode": "False"}
+    settings = load_settings({}, None, env)
+    assert settings.queue == "s3_migrate_file_list" and settings.ledger == "s3_migrate_file_list"
+    assert "checkip_url" in caplog.text and "LocalProfileMode" in caplog.text and "ignored" in caplog.text
+
+
+def test_unused_original_keys_in_a_config_file_are_warned_about(tmp_path: Path,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "s3_migration_config.ini"
+    path.write_text("[Basic]\nLocalProfileMode = False\nMaxThread = 7\n")
+    assert load_settings({}, path, {}).threads == 7
+    assert "LocalProfileMode" in caplog.text and str(path) in caplog.text
