@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 import uuid
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -89,3 +90,21 @@ def test_an_item_of_unexpected_types_is_a_warning_and_a_fresh_claim(
     done = ledger.get(JOB.ledger_key)
     assert done is not None and done.state is JobState.DONE and done.try_times == 1
     assert ledger.claim(JOB, "w3", 60).result is ClaimResult.ALREADY_DONE
+
+
+def test_status_reads_a_table_the_original_wrote(table: tuple[DynamoLedger, Any], moto_server: MotoServer,
+                                                 tmp_path: Path) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    ledger, raw = table
+    raw.put_item(Item=original_item(finished=True))
+    raw.put_item(Item={**original_item(finished=False), "Key": "src-bkt/other.bin", "desKey": "other.bin"})
+    env = {**os.environ, **moto_server.env()}
+    result = subprocess.run([sys.executable, "-m", "s3migrate", "status", "--ledger", f"dynamodb://{ledger.table}",
+                             "--json"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["objects"]["DONE"] == 1 and summary["objects"]["PENDING"] == 1, summary
