@@ -23,7 +23,6 @@ re-plan, restart the upload) instead of about HTTP status codes.
         ├── SourceChangedError      the source object changed while it was being copied
         ├── SourceMissingError      the source object (or version) is gone
         ├── IntegrityError          a digest or ETag did not match what we sent
-        ├── UploadLayoutError       an unfinished upload cannot be resumed with this part layout
         └── JobInterrupted          stopped on purpose (job timeout, shutdown); the upload stays resumable
 """
 
@@ -110,12 +109,6 @@ class SourceMissingError(TransferError):
 
 class IntegrityError(TransferError):
     """A digest or ETag returned by the destination does not match what was sent."""
-
-    disposition = Disposition.RESTART_UPLOAD
-
-
-class UploadLayoutError(TransferError):
-    """An unfinished multipart upload does not fit the part layout of this copy."""
 
     disposition = Disposition.RESTART_UPLOAD
 

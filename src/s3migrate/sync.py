@@ -47,7 +47,6 @@ class SyncReport:
     progress: Snapshot
     interrupted: bool = False
     declined: bool = False
-    peak_budget: int = 0
     state_path: Path | None = None
     failures: list[tuple[str, str]] = field(default_factory=list)
 
@@ -240,7 +239,6 @@ class SyncRun:
             plan=planner.stats,
             progress=snapshot,
             interrupted=self.cancelled.is_set(),
-            peak_budget=budget.peak,
             state_path=self.state_path,
             failures=snapshot.failures,
         )

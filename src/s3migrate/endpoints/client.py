@@ -21,7 +21,6 @@ from botocore.handlers import add_expect_header
 
 from s3migrate.endpoints.lean import wrap
 from s3migrate.endpoints.location import S3Location
-from s3migrate.endpoints.model_cache import cached_file_loader
 from s3migrate.errors import EndpointError, describe
 
 log = logging.getLogger(__name__)
@@ -178,13 +177,8 @@ def _session(profile: str | None, keys: Credentials | None) -> tuple[botocore.se
 @functools.cache
 def _shared_loader() -> botocore.loaders.Loader:
     """One model loader for every client in the process: botocore caches the parsed S3 model per loader,
-    and each session would otherwise parse the same JSON again (about 0.1 s per client). Its files come
-    from the on-disk model cache when there is one (``endpoints.model_cache``)."""
-    loader = botocore.loaders.create_loader()
-    cached = cached_file_loader()
-    if cached is not None:
-        loader.file_loader = cached
-    return loader
+    and each session would otherwise parse the same JSON again (about 0.1 s per client)."""
+    return botocore.loaders.create_loader()
 
 
 @functools.cache

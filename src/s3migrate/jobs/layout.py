@@ -9,7 +9,6 @@ MIN_PART_SIZE = 5 * MIB
 MAX_PART_SIZE = 5 * 1024 * MIB
 MAX_PARTS = 10_000
 MAX_OBJECT_SIZE = 5 * 1024 * 1024 * MIB  # 5 TiB
-MAX_SINGLE_PUT = 5 * 1024 * MIB
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from typing import Any
 
 from s3migrate.testing.tools import find_tool
 
-# weed mini's services, each given an explicit port (DESIGN.md 5); order matters for the offsets below.
+# weed mini's services, each given an explicit port (none left to chance); order matters for the offsets below.
 _PORT_FLAGS = (
     "s3.port", "s3.port.grpc", "master.port", "master.port.grpc", "volume.port", "volume.port.grpc",
     "filer.port", "filer.port.grpc", "admin.port", "admin.port.grpc",

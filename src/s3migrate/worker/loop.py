@@ -1,6 +1,6 @@
 """WORK: receive -> claim -> copy -> complete -> ack, on any queue and ledger backend.
 
-Ordering rules (DESIGN.md 4): the ledger is completed before the message is acked, so a crash in between
+Ordering rules: the ledger is completed before the message is acked, so a crash in between
 only causes a redelivery, which the ledger then shows as done (ack and skip). While a job runs, a heartbeat
 extends the message's visibility and the ledger lease, so a slow object is not handed to a second worker.
 """
