@@ -23,12 +23,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from s3migrate.config import Settings
 from s3migrate.endpoints.client import Credentials, Endpoint, make_s3_client
+from s3migrate.endpoints.failures import describe
 from s3migrate.endpoints.location import S3Location
 from s3migrate.engine.budget import ByteBudget
 from s3migrate.engine.copier import ObjectCopier
 from s3migrate.engine.options import TransferOptions
 from s3migrate.engine.server_side import clients_share_service
-from s3migrate.errors import ConfigError, EndpointError, S3MigrateError, describe
+from s3migrate.errors import ConfigError, EndpointError, S3MigrateError
 from s3migrate.jobs.codec import decode_message
 from s3migrate.jobs.layout import PartLayout
 from s3migrate.ledger.base import Ledger

@@ -20,12 +20,13 @@ from typing import IO, Any
 
 from s3migrate.config import Settings
 from s3migrate.endpoints.client import Endpoint, make_s3_client
+from s3migrate.endpoints.failures import translate_endpoint_error
 from s3migrate.endpoints.location import S3Location
 from s3migrate.engine.budget import ByteBudget
 from s3migrate.engine.copier import ObjectCopier
 from s3migrate.engine.options import TransferOptions
 from s3migrate.engine.server_side import clients_share_service
-from s3migrate.errors import EndpointError, StateError, translate_endpoint_error
+from s3migrate.errors import EndpointError, StateError
 from s3migrate.ledger.base import Ledger
 from s3migrate.ledger.sqlite import SqliteLedger
 from s3migrate.planner.ignore import IgnoreRules

@@ -22,8 +22,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from s3migrate.endpoints.failures import describe
 from s3migrate.engine.digest import etag_digest, etag_is_md5, strip_etag
-from s3migrate.errors import describe
 from s3migrate.jobs.layout import PartLayout
 from s3migrate.ledger.base import JobState, Ledger
 from s3migrate.planner.listing import ListedObject, checked_sorted, list_objects

@@ -10,8 +10,9 @@ from botocore.exceptions import ParamValidationError
 
 from s3migrate.endpoints import client as client_module
 from s3migrate.endpoints.client import Credentials, Endpoint, make_s3_client
+from s3migrate.endpoints.failures import classify, client_error
 from s3migrate.endpoints.location import S3Location
-from s3migrate.errors import Disposition, classify, client_error
+from s3migrate.errors import Disposition
 
 
 def signer_keys(client: object) -> tuple[str, str]:

@@ -3,11 +3,12 @@ import time
 
 import pytest
 
+from s3migrate.endpoints.failures import classify, client_error
 from s3migrate.engine.budget import ByteBudget
 from s3migrate.engine.digest import etag_digest, md5_digest, multipart_etag
 from s3migrate.engine.retry import with_retries
 from s3migrate.engine.server_side import same_service
-from s3migrate.errors import Disposition, JobInterrupted, SourceChangedError, classify, client_error
+from s3migrate.errors import Disposition, JobInterrupted, SourceChangedError
 
 
 def test_budget_bounds_bytes_in_flight() -> None:

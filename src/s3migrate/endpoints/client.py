@@ -19,9 +19,10 @@ from botocore.credentials import CredentialProvider, RefreshableCredentials
 from botocore.exceptions import BotoCoreError
 from botocore.handlers import add_expect_header
 
+from s3migrate.endpoints.failures import describe
 from s3migrate.endpoints.lean import wrap
 from s3migrate.endpoints.location import S3Location
-from s3migrate.errors import EndpointError, describe
+from s3migrate.errors import EndpointError
 
 log = logging.getLogger(__name__)
 

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 
+from s3migrate.endpoints.failures import classify, describe, server_side_refusal, translate_transfer_error
 from s3migrate.engine.budget import ByteBudget
 from s3migrate.engine.checksums import checksum_function
 from s3migrate.engine.context import CopyContext, CopyResult
@@ -29,16 +30,7 @@ from s3migrate.engine.options import TransferOptions
 from s3migrate.engine.retry import with_retries
 from s3migrate.engine.single import check_put_etag
 from s3migrate.engine.source import SourceObject, head_source, read_range, source_tagging, write_error
-from s3migrate.errors import (
-    Disposition,
-    IntegrityError,
-    JobInterrupted,
-    TransferError,
-    classify,
-    describe,
-    server_side_refusal,
-    translate_transfer_error,
-)
+from s3migrate.errors import Disposition, IntegrityError, JobInterrupted, TransferError
 from s3migrate.jobs.layout import Part, PartLayout
 from s3migrate.ledger.base import UploadRecord
 

@@ -7,7 +7,8 @@ import threading
 from collections.abc import Callable
 from typing import TypeVar
 
-from s3migrate.errors import Disposition, classify
+from s3migrate.endpoints.failures import classify
+from s3migrate.errors import Disposition
 
 T = TypeVar("T")
 

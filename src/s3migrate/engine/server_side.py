@@ -20,11 +20,12 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from s3migrate.endpoints.failures import names_missing_object, server_side_refusal, translate_transfer_error
 from s3migrate.engine.context import CopyContext, CopyResult
 from s3migrate.engine.digest import etag_digest, etag_is_md5, object_md5
 from s3migrate.engine.multipart import ServerSideRefused
 from s3migrate.engine.options import TransferOptions
-from s3migrate.errors import IntegrityError, names_missing_object, server_side_refusal, translate_transfer_error
+from s3migrate.errors import IntegrityError
 from s3migrate.jobs.job import Job
 
 log = logging.getLogger(__name__)

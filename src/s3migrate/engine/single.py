@@ -18,6 +18,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from s3migrate.endpoints.failures import error_code, translate_transfer_error
 from s3migrate.endpoints.lean import LeanS3, StreamedBody, finish_body
 from s3migrate.engine.budget import ByteBudget
 from s3migrate.engine.context import CopyContext, CopyResult
@@ -34,14 +35,7 @@ from s3migrate.engine.source import (
     source_tagging,
     write_error,
 )
-from s3migrate.errors import (
-    Disposition,
-    IntegrityError,
-    JobInterrupted,
-    TransferError,
-    error_code,
-    translate_transfer_error,
-)
+from s3migrate.errors import Disposition, IntegrityError, JobInterrupted, TransferError
 from s3migrate.jobs.job import Job
 
 log = logging.getLogger(__name__)

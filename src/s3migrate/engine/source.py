@@ -8,15 +8,8 @@ from urllib.parse import quote, urlencode
 
 from botocore.exceptions import ClientError
 
-from s3migrate.errors import (
-    Disposition,
-    SourceChangedError,
-    TransferError,
-    error_code,
-    http_status,
-    names_access_denied,
-    translate_transfer_error,
-)
+from s3migrate.endpoints.failures import error_code, http_status, names_access_denied, translate_transfer_error
+from s3migrate.errors import Disposition, SourceChangedError, TransferError
 from s3migrate.jobs.job import Job
 
 # Headers that describe the object, copied to the destination like CopyObject would.

@@ -26,8 +26,9 @@ from typing import Any
 
 from s3migrate.cluster import build_copier, open_ledger, open_queue
 from s3migrate.config import Settings, load_settings
+from s3migrate.endpoints.failures import describe
 from s3migrate.engine.copier import ObjectCopier
-from s3migrate.errors import ConfigError, S3MigrateError, describe
+from s3migrate.errors import ConfigError, S3MigrateError
 from s3migrate.lambdas.telemetry import TrafficTracker
 from s3migrate.ledger.base import Ledger
 from s3migrate.progress.emf import emf_record, emit, traffic_metrics

@@ -17,7 +17,8 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from s3migrate.errors import EndpointError, describe, error_code
+from s3migrate.endpoints.failures import describe, error_code
+from s3migrate.errors import EndpointError
 from s3migrate.jobs.job import Job
 from s3migrate.ledger import schema as S
 from s3migrate.ledger.base import (

@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from s3migrate.errors import EndpointError, translate_endpoint_error
+from s3migrate.endpoints.failures import translate_endpoint_error
+from s3migrate.errors import EndpointError
 
 
 @dataclass(frozen=True)

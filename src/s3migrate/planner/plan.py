@@ -9,7 +9,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from s3migrate.errors import http_status, names_missing_object, translate_endpoint_error
+from s3migrate.endpoints.failures import http_status, names_missing_object, translate_endpoint_error
 from s3migrate.jobs.job import Job
 from s3migrate.planner.ignore import IgnoreRules
 from s3migrate.planner.join import Pair, join

@@ -29,7 +29,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from s3migrate.errors import EndpointError, translate_endpoint_error
+from s3migrate.endpoints.failures import translate_endpoint_error
+from s3migrate.errors import EndpointError
 from s3migrate.planner.join import Pair
 from s3migrate.planner.listing import ListedObject, Row, UnsortedListingError, offer
 

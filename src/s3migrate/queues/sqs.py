@@ -10,7 +10,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from s3migrate.errors import EndpointError, describe, error_code
+from s3migrate.endpoints.failures import describe, error_code
+from s3migrate.errors import EndpointError
 from s3migrate.queues.base import SEND_BATCH, Message, QueueCounts
 
 _GONE_RECEIPT = {"ReceiptHandleIsInvalid", "InvalidParameterValue", "MessageNotInflight",

@@ -19,18 +19,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from s3migrate.config import Settings
+from s3migrate.endpoints.failures import classify, describe
 from s3migrate.engine.context import CopyContext
 from s3migrate.engine.copier import ObjectCopier
 from s3migrate.engine.retry import backoff_delay
-from s3migrate.errors import (
-    BadMessageError,
-    Disposition,
-    JobInterrupted,
-    S3MigrateError,
-    TransferError,
-    classify,
-    describe,
-)
+from s3migrate.errors import BadMessageError, Disposition, JobInterrupted, S3MigrateError, TransferError
 from s3migrate.jobs.codec import decode_message
 from s3migrate.jobs.job import Job
 from s3migrate.ledger.base import ClaimResult, Ledger, Outcome
