@@ -28,7 +28,7 @@ $(STAMP): $(DEMO) pyproject.toml deploy/requirements.txt
 install: $(STAMP)
 
 demo: $(DEMO)  ## start two local S3 servers and sync between them (interrupt, resume, verify)
-	$(PY) -m s3migrate.testing.demo
+	$(PY) scripts/demo.py
 
 test: $(STAMP)  ## unit, conformance and integration tests (starts its own S3, SQS, DynamoDB servers)
 	$(PY) -m pytest -q
@@ -37,7 +37,7 @@ test-unit: $(STAMP)
 	$(PY) -m pytest -q tests/unit tests/conformance
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests bench deploy
+	$(VENV)/bin/ruff check src tests bench deploy scripts
 	$(VENV)/bin/mypy
 
 bench: $(STAMP)  ## s3migrate vs rclone on two local servers (not part of the tests)

@@ -23,9 +23,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run import Measurement, compile_bytecode, exit_on_sigterm, rclone_env, run_measured
 from s3migrate.endpoints.client import Credentials, Endpoint, make_s3_client
 from s3migrate.endpoints.location import S3Location
-from s3migrate.testing.faultproxy import FaultProxy, Rule
-from s3migrate.testing.seaweed import SeaweedServer
-from s3migrate.testing.tools import find_tool
+
+REPO = Path(__file__).resolve().parents[1]  # tests.support: the local servers and the fault proxy
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from tests.support.faultproxy import FaultProxy, Rule  # noqa: E402
+from tests.support.seaweed import SeaweedServer  # noqa: E402
+from tests.support.tools import find_tool  # noqa: E402
 
 
 def key_name(i: int, layout: str) -> str:

@@ -30,8 +30,13 @@ from pathlib import Path
 from typing import Any
 
 from delay import DelayRelay
-from s3migrate.testing.seaweed import SeaweedServer
-from s3migrate.testing.tools import find_tool
+
+REPO = Path(__file__).resolve().parents[1]  # tests.support: the local servers and the fault proxy
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from tests.support.seaweed import SeaweedServer  # noqa: E402
+from tests.support.tools import find_tool  # noqa: E402
 
 MIB = 1024 * 1024
 DATASETS: dict[str, tuple[int, int]] = {  # name -> (count, size)

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from s3migrate.testing.aws import MotoS3
-from s3migrate.testing.seaweed import SeaweedServer
+from tests.support.aws import MotoS3
+from tests.support.seaweed import SeaweedServer
 
 S3_SERVERS = ("seaweedfs", "moto")
 
@@ -116,7 +116,7 @@ def buckets(accounts: tuple[Account, Account]) -> tuple[str, str]:
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[Any]:
     """moto in server mode (SQS, DynamoDB, SSM stand-ins) on 127.0.0.1."""
-    from s3migrate.testing.aws import MotoServer
+    from tests.support.aws import MotoServer
 
     server = MotoServer().start()
     yield server

@@ -18,7 +18,7 @@ from s3migrate.queues.base import WorkQueue
 from s3migrate.queues.sqlite import SqliteQueue
 from s3migrate.queues.sqs import SqsQueue
 from s3migrate.sqlite_db import Database
-from s3migrate.testing.aws import MotoServer
+from tests.support.aws import MotoServer
 
 QueueFactory = Callable[..., WorkQueue]
 

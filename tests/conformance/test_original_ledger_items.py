@@ -15,7 +15,7 @@ import pytest
 from s3migrate.jobs.job import Job
 from s3migrate.ledger.base import ClaimResult, JobState
 from s3migrate.ledger.dynamodb import DynamoLedger, create_table
-from s3migrate.testing.aws import MotoServer
+from tests.support.aws import MotoServer
 
 JOB = Job("src-bkt", "dir/file.bin", "dst-bkt", "dir/file.bin", 2048, None, '"e1"')
 

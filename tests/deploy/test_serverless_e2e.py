@@ -24,10 +24,10 @@ from s3migrate_deploy.settings import EXAMPLE, DeploySettings, parse
 
 from s3migrate.ledger.base import JobState
 from s3migrate.ledger.dynamodb import DynamoLedger
-from s3migrate.testing.faultproxy import FaultProxy, Rule
-from s3migrate.testing.ministack import ACCOUNT, MiniStack
 from tests.conftest import Account
 from tests.integration.helpers import MIB, keys, read, unfinished_uploads
+from tests.support.faultproxy import FaultProxy, Rule
+from tests.support.ministack import ACCOUNT, MiniStack
 
 pytestmark = pytest.mark.integration
 BOOTSTRAP_QUALIFIER = "hnb659fds"  # the CDK default synthesizer's

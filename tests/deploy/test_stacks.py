@@ -16,7 +16,7 @@ from aws_cdk.assertions import Match, Template
 from s3migrate_deploy.app import build_app
 from s3migrate_deploy.settings import EXAMPLE, load
 
-from s3migrate.testing.tools import find_tool
+from tests.support.tools import find_tool
 
 SKIP_BUNDLING = {"aws:cdk:bundling-stacks": []}  # the asset build has its own test (test_asset.py)
 

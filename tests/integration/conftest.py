@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from s3migrate.testing.faultproxy import FaultProxy
 from tests.conftest import Account
+from tests.support.faultproxy import FaultProxy
 
 
 @pytest.fixture

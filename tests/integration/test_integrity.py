@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from s3migrate.testing.faultproxy import FaultProxy, Rule
 from tests.conftest import Account
 from tests.integration.helpers import MIB, deterministic_bytes, keys, no_traceback, read, run_cli
+from tests.support.faultproxy import FaultProxy, Rule
 
 pytestmark = pytest.mark.integration
 

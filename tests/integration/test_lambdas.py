@@ -18,10 +18,10 @@ from s3migrate.jobs.job import Job
 from s3migrate.lambdas import jobsender, worker
 from s3migrate.ledger.base import JobState
 from s3migrate.ledger.dynamodb import DynamoLedger, create_table
-from s3migrate.testing.aws import MotoServer
-from s3migrate.testing.faultproxy import FaultProxy, Rule
 from tests.conftest import Account
 from tests.integration.helpers import MIB, keys, put, read, unfinished_uploads
+from tests.support.aws import MotoServer
+from tests.support.faultproxy import FaultProxy, Rule
 
 pytestmark = pytest.mark.integration
 

@@ -23,9 +23,9 @@ from s3migrate.engine.context import CopyContext, CopyResult
 from s3migrate.engine.options import TransferOptions
 from s3migrate.engine.single import copy_single
 from s3migrate.jobs.job import Job
-from s3migrate.testing.faultproxy import FaultProxy, Rule
 from tests.conftest import Account
 from tests.integration.helpers import MIB
+from tests.support.faultproxy import FaultProxy, Rule
 
 
 def lean_client(account: Account, bucket: str, endpoint_url: str | None = None) -> Any:

@@ -9,10 +9,10 @@ import time
 
 import pytest
 
-from s3migrate.testing.faultproxy import FaultProxy, Rule
-from s3migrate.testing.waits import parts_uploaded, wait_for_parts
 from tests.conftest import Account
 from tests.integration.helpers import MIB, keys, no_traceback, put, read, run_cli, start_cli, unfinished_uploads
+from tests.support.faultproxy import FaultProxy, Rule
+from tests.support.waits import parts_uploaded, wait_for_parts
 
 pytestmark = pytest.mark.integration
 

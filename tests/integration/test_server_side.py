@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from s3migrate.testing.faultproxy import FaultProxy, Rule
 from tests.conftest import Account
 from tests.integration.helpers import MIB, put, read, run_cli
+from tests.support.faultproxy import FaultProxy, Rule
 
 pytestmark = pytest.mark.integration
 

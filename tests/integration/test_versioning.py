@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from s3migrate.testing.faultproxy import FaultProxy, Rule
-from s3migrate.testing.waits import wait_for_parts
 from tests.conftest import Account
 from tests.integration.helpers import MIB, keys, put, read, run_cli, start_cli, unfinished_uploads
+from tests.support.faultproxy import FaultProxy, Rule
+from tests.support.waits import wait_for_parts
 
 pytestmark = pytest.mark.integration
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from s3migrate.testing.tools import find_tool
+from tests.support.tools import find_tool
 
 # weed mini's services, each given an explicit port (none left to chance); order matters for the offsets below.
 _PORT_FLAGS = (

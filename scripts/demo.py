@@ -15,8 +15,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-from s3migrate.testing.seaweed import SeaweedServer
-from s3migrate.testing.waits import wait_for_parts
+REPO = Path(__file__).resolve().parents[1]  # tests.support: the local servers and the fault proxy
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from tests.support.seaweed import SeaweedServer  # noqa: E402
+from tests.support.waits import wait_for_parts  # noqa: E402
 
 MIB = 1024 * 1024
 

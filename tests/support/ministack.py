@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from s3migrate.testing.aws import _free_port
-from s3migrate.testing.seaweed import stop_process_group
-from s3migrate.testing.tools import find_tool
+from tests.support.aws import _free_port
+from tests.support.seaweed import stop_process_group
+from tests.support.tools import find_tool
 
 ACCOUNT = "000000000000"
 
