@@ -12,30 +12,23 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from s3migrate.config import Settings
-from s3migrate.endpoints.client import Endpoint, make_s3_client
-from s3migrate.endpoints.failures import translate_endpoint_error
-from s3migrate.endpoints.location import S3Location
-from s3migrate.engine.budget import ByteBudget
-from s3migrate.engine.copier import ObjectCopier
-from s3migrate.engine.options import TransferOptions
-from s3migrate.engine.server_side import clients_share_service
+from s3migrate.endpoints.client import Endpoint
 from s3migrate.errors import EndpointError, StateError
 from s3migrate.ledger.base import Ledger
 from s3migrate.ledger.sqlite import SqliteLedger
 from s3migrate.planner.ignore import IgnoreRules
 from s3migrate.planner.mapping import KeyMapping
 from s3migrate.planner.plan import Planner, PlanStats
-from s3migrate.planner.strategy import SizeAndVersion, comparison
 from s3migrate.progress.tracker import Snapshot, Tracker
 from s3migrate.queues.sqlite import SqliteQueue
 from s3migrate.sqlite_db import Database
+from s3migrate.wiring import build_copier, build_planner, check_both_listable, folder_endpoints, open_stores
 from s3migrate.worker.loop import Worker, WorkerSettings
 from s3migrate.worker.sender import send_jobs
 
@@ -58,14 +51,6 @@ class SyncReport:
         return 1 if self.failures else 0
 
 
-def endpoints_from(settings: Settings, src_url: str, dst_url: str) -> tuple[Endpoint, Endpoint]:
-    src = Endpoint(S3Location.parse(src_url), settings.from_profile, settings.from_region, settings.from_endpoint,
-                   addressing_style=settings.from_addressing_style)
-    dst = Endpoint(S3Location.parse(dst_url), settings.to_profile, settings.to_region, settings.to_endpoint,
-                   addressing_style=settings.to_addressing_style)
-    return src, dst
-
-
 STATE_DIR = Path(".s3migrate")  # where a sync keeps its state files, under the directory it runs in
 
 
@@ -76,24 +61,6 @@ def default_state_path(src: Endpoint, dst: Endpoint, base: Path | None = None) -
     )
     digest = hashlib.sha256(identity.encode()).hexdigest()[:10]
     return (base or STATE_DIR) / f"{src.bucket}--{dst.bucket}-{digest}.db"
-
-
-def check_both_listable(src: Endpoint, dst: Endpoint) -> None:
-    """Both checks at once (a far endpoint costs a connection, a TLS handshake and a LIST each); a failing
-    source is reported before a failing destination."""
-    with ThreadPoolExecutor(2, thread_name_prefix="s3migrate-preflight") as pool:
-        checks = [pool.submit(check_listable, src, "source"), pool.submit(check_listable, dst, "destination")]
-    for check in checks:
-        check.result()
-
-
-def check_listable(endpoint: Endpoint, where: str) -> None:
-    """Fail fast, with one clear line, when a bucket cannot be listed (missing, denied, unreachable)."""
-    client = make_s3_client(endpoint, max_attempts=2, connect_timeout=5, read_timeout=15, retry_mode="standard")
-    try:
-        client.list_objects_v2(Bucket=endpoint.bucket, Prefix=endpoint.location.prefix, MaxKeys=1)
-    except Exception as exc:
-        raise translate_endpoint_error(exc, f"{where} {endpoint.describe()}") from None
 
 
 @contextmanager
@@ -123,19 +90,16 @@ class SyncRun:
 
     def __init__(self, settings: Settings, src_url: str, dst_url: str) -> None:
         self.settings = settings
-        self.src, self.dst = endpoints_from(settings, src_url, dst_url)
+        self.src, self.dst = folder_endpoints(settings, src_url, dst_url)
         self.ignore = IgnoreRules.from_file(settings.ignore_file) if settings.ignore_file else IgnoreRules()
         self.state_path = settings.state or default_state_path(self.src, self.dst)
         self.tracker = Tracker()
         self.cancelled = threading.Event()
         self._worker: Worker | None = None
         self._queue: SqliteQueue | None = None
-        pool = settings.workers * settings.threads + settings.workers + 4
-        self.src_client = make_s3_client(self.src, max_pool_connections=pool)
-        self.dst_client = make_s3_client(self.dst, max_pool_connections=pool)
-        self.same_service = clients_share_service(self.src_client, self.src.endpoint_url, self.dst_client,
-                                                  self.dst.endpoint_url)
-        if self.same_service:
+        self.stores = open_stores(settings, self.src, self.dst)
+        self.src_client, self.dst_client = self.stores.src_client, self.stores.dst_client
+        if self.stores.same_service:
             KeyMapping.folders(self.src.location, self.dst.location).check_not_inside_source(self.ignore)
 
     def preflight(self) -> None:
@@ -143,13 +107,7 @@ class SyncRun:
 
     def planner(self, ledger: Ledger | None = None) -> Planner:
         mapping = KeyMapping.folders(self.src.location, self.dst.location)
-        planner = Planner(self.src_client, self.dst_client, mapping, self.ignore, list_width=self.settings.list_width,
-                          strategy=comparison(self.settings.compare))
-        if self.settings.jobsender_compare_version_id:
-            recorded = dict(ledger.destination_keys(self.dst.bucket)) if ledger is not None else {}
-            planner.strategy = SizeAndVersion(recorded, mapping.dst_key, planner.strategy)
-            planner.list_versions = True
-        return planner
+        return build_planner(self.settings, self.stores, mapping, self.ignore, ledger)
 
     def dry_run(self) -> PlanStats:
         self.preflight()
@@ -189,12 +147,7 @@ class SyncRun:
         if settings.clean_unfinished_upload:
             self._abort_unfinished_uploads()
         planner = self.planner(ledger)
-        budget = ByteBudget(settings.memory_budget)
-        copier = ObjectCopier(
-            self.src_client, self.dst_client, TransferOptions.from_settings(settings), budget,
-            part_workers=settings.workers * settings.threads,
-            same_service=self.same_service,
-        )
+        copier = build_copier(settings, self.stores)
         worker = Worker(
             queue, ledger, copier,
             # Idle workers are woken by the queue itself (work, returns, the end, cancel): no need to poll.

@@ -47,7 +47,7 @@ def test_read_only_commands_never_create_a_state_file(tmp_path: Path) -> None:
 
 
 def test_sqlite_urls_need_an_existing_folder_and_no_query(tmp_path: Path) -> None:
-    from s3migrate.cluster import open_ledger
+    from s3migrate.ledger.open import open_ledger
 
     with pytest.raises(ConfigError, match="does not exist"):
         open_ledger(f"sqlite:///{tmp_path}/no/such/folder/ledger.db")

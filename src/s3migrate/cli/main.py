@@ -225,7 +225,8 @@ def send(src: str | None, dst: str | None, config_file: Path | None, pairs_file:
     Bucket pairs (--pairs or ssm_parameter_bucket) keep the original layout: the destination key is
     des_prefix/ + the whole source key. SRC DST maps folders, like sync.
     """
-    from s3migrate.cluster import bucket_pairs, run_send
+    from s3migrate.cluster import run_send
+    from s3migrate.wiring import bucket_pairs
 
     settings = _settings(params, config_file)
     _configure_logging(settings)
@@ -300,7 +301,8 @@ def status(state_file: Path | None, ledger: str | None, queue: str | None, as_js
     Without options it reads the state file of the sync run from this directory."""
     import json
 
-    from s3migrate.cluster import open_ledger, open_queue
+    from s3migrate.ledger.open import open_ledger
+    from s3migrate.queues.open import open_queue
     from s3migrate.status import build_status
 
     settings = _settings({"ledger": ledger, "queue": queue}, config_file)
@@ -365,17 +367,18 @@ def verify(src: str, dst: str, config_file: Path | None, state: Path | None, led
     """
     import json
 
-    from s3migrate.cluster import open_ledger
     from s3migrate.endpoints.client import make_s3_client
+    from s3migrate.ledger.open import open_ledger
     from s3migrate.ledger.sqlite import SqliteLedger
     from s3migrate.planner.mapping import KeyMapping
     from s3migrate.sqlite_db import Database
-    from s3migrate.sync import check_both_listable, default_state_path, endpoints_from
+    from s3migrate.sync import default_state_path
     from s3migrate.verify import Verdict, Verifier
+    from s3migrate.wiring import check_both_listable, folder_endpoints
 
     settings = _settings(params, config_file)
     _configure_logging(settings)
-    src_ep, dst_ep = endpoints_from(settings, src, dst)
+    src_ep, dst_ep = folder_endpoints(settings, src, dst)
     check_both_listable(src_ep, dst_ep)
     ledger = None
     if ledger_url:

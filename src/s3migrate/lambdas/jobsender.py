@@ -16,9 +16,10 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from s3migrate.cluster import QueueBusyError, bucket_pairs, run_send
+from s3migrate.cluster import QueueBusyError, run_send
 from s3migrate.config import load_settings
 from s3migrate.progress.emf import emf_record, emit, peak_memory_mib
+from s3migrate.wiring import bucket_pairs
 
 log = logging.getLogger(__name__)
 

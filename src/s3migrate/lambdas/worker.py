@@ -24,15 +24,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from s3migrate.cluster import build_copier, open_ledger, open_queue
 from s3migrate.config import Settings, load_settings
 from s3migrate.endpoints.failures import describe
 from s3migrate.engine.copier import ObjectCopier
 from s3migrate.errors import ConfigError, S3MigrateError
 from s3migrate.lambdas.telemetry import TrafficTracker
 from s3migrate.ledger.base import Ledger
+from s3migrate.ledger.open import open_ledger
 from s3migrate.progress.emf import emf_record, emit, traffic_metrics
 from s3migrate.queues.base import Message, QueueCounts, WorkQueue
+from s3migrate.queues.open import open_queue
+from s3migrate.wiring import worker_copier
 from s3migrate.worker.loop import Worker, WorkerSettings
 
 log = logging.getLogger(__name__)
@@ -103,7 +105,7 @@ class WorkerRuntime:
         if not settings.ledger:
             raise ConfigError("table_queue_name is not set")
         sqs = open_queue(settings.queue, settings.workers) if settings.queue else None
-        return cls(settings, open_ledger(settings.ledger, settings.workers), build_copier(settings), sqs)
+        return cls(settings, open_ledger(settings.ledger, settings.workers), worker_copier(settings), sqs)
 
 
 _runtime: WorkerRuntime | None = None

@@ -1,0 +1,176 @@
+"""One wiring for every mode: endpoints, S3 stores, planner and copier built from Settings.
+
+``sync`` (one machine), ``send`` and ``work`` (a cluster) and both Lambda handlers build what they use here, so
+pool sizes, the endpoint pair's abilities (server-side copy), the comparison strategy and the credential rules
+(``JobType``, keys stored in SSM) are decided once. Queues and ledgers are opened from their URLs by their own
+packages (:func:`s3migrate.queues.open.open_queue`, :func:`s3migrate.ledger.open.open_ledger`).
+"""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from s3migrate.config import Settings
+from s3migrate.endpoints.client import Credentials, Endpoint, make_s3_client
+from s3migrate.endpoints.control import ssm_parameter
+from s3migrate.endpoints.failures import translate_endpoint_error
+from s3migrate.endpoints.location import S3Location
+from s3migrate.engine.budget import ByteBudget
+from s3migrate.engine.copier import ObjectCopier
+from s3migrate.engine.options import TransferOptions
+from s3migrate.engine.server_side import clients_share_service
+from s3migrate.errors import ConfigError
+from s3migrate.ledger.base import Ledger
+from s3migrate.planner.ignore import IgnoreRules
+from s3migrate.planner.mapping import KeyMapping, parse_pairs, read_pairs_file
+from s3migrate.planner.plan import Planner
+from s3migrate.planner.strategy import SizeAndVersion, comparison
+
+
+def folder_endpoints(settings: Settings, src_url: str, dst_url: str) -> tuple[Endpoint, Endpoint]:
+    """The ``SRC DST`` form: both sides named by the user, each with its own profile, region and endpoint."""
+    src = Endpoint(S3Location.parse(src_url), settings.from_profile, settings.from_region, settings.from_endpoint,
+                   addressing_style=settings.from_addressing_style)
+    dst = Endpoint(S3Location.parse(dst_url), settings.to_profile, settings.to_region, settings.to_endpoint,
+                   addressing_style=settings.to_addressing_style)
+    return src, dst
+
+
+def stored_credentials(settings: Settings) -> tuple[Credentials, str | None, str | None] | None:
+    """The other account's keys, region and endpoint from the SSM SecureString, if one is configured. The keys
+    reload themselves from the parameter (about once a minute), so rotating it needs no restart."""
+    if not settings.ssm_parameter_credentials:
+        return None
+    name = settings.ssm_parameter_credentials
+
+    def read() -> tuple[Credentials, dict[str, Any]]:
+        text = ssm_parameter(name, decrypt=True)
+        try:
+            data = json.loads(text)
+            keys = Credentials(str(data["aws_access_key_id"]), str(data["aws_secret_access_key"]),
+                               data.get("aws_session_token"), reload=lambda: read()[0])
+        except (json.JSONDecodeError, KeyError, TypeError):
+            raise ConfigError(
+                f"SSM parameter {name!r} is not "
+                '{"aws_access_key_id": ..., "aws_secret_access_key": ..., "region": ...}'
+            ) from None
+        return keys, data
+
+    keys, data = read()
+    return keys, data.get("region"), data.get("endpoint_url")
+
+
+def account_endpoints(settings: Settings, src_bucket: str = "source", dst_bucket: str = "destination") -> tuple[
+    Endpoint, Endpoint
+]:
+    """How to reach the source and destination accounts, following JobType and the stored credentials."""
+    src = Endpoint(S3Location(src_bucket), settings.from_profile, settings.from_region, settings.from_endpoint,
+                   addressing_style=settings.from_addressing_style)
+    dst = Endpoint(S3Location(dst_bucket), settings.to_profile, settings.to_region, settings.to_endpoint,
+                   addressing_style=settings.to_addressing_style)
+    stored = stored_credentials(settings)
+    if stored is not None:
+        keys, region, endpoint_url = stored
+        if settings.job_type == "PUT":
+            dst = replace(dst, profile=None, region=region or dst.region,
+                          endpoint_url=endpoint_url or dst.endpoint_url, credentials=keys)
+        else:
+            src = replace(src, profile=None, region=region or src.region,
+                          endpoint_url=endpoint_url or src.endpoint_url, credentials=keys)
+    return src, dst
+
+
+def check_both_listable(src: Endpoint, dst: Endpoint) -> None:
+    """Both checks at once (a far endpoint costs a connection, a TLS handshake and a LIST each); a failing
+    source is reported before a failing destination."""
+    with ThreadPoolExecutor(2, thread_name_prefix="s3migrate-preflight") as pool:
+        checks = [pool.submit(check_listable, src, "source"), pool.submit(check_listable, dst, "destination")]
+    for check in checks:
+        check.result()
+
+
+def check_listable(endpoint: Endpoint, where: str) -> None:
+    """Fail fast, with one clear line, when a bucket cannot be listed (missing, denied, unreachable)."""
+    client = make_s3_client(endpoint, max_attempts=2, connect_timeout=5, read_timeout=15, retry_mode="standard")
+    try:
+        client.list_objects_v2(Bucket=endpoint.bucket, Prefix=endpoint.location.prefix, MaxKeys=1)
+    except Exception as exc:
+        raise translate_endpoint_error(exc, f"{where} {endpoint.describe()}") from None
+
+
+@dataclass(frozen=True)
+class Stores:
+    """The two S3 clients of a run, and whether they are one service (so server-side copy may work)."""
+
+    src: Endpoint
+    dst: Endpoint
+    src_client: Any
+    dst_client: Any
+    same_service: bool
+
+
+def open_stores(settings: Settings, src: Endpoint, dst: Endpoint) -> Stores:
+    """Both S3 clients, with a connection for every part in flight (workers x threads) and a few to spare."""
+    pool = settings.workers * settings.threads + settings.workers + 4
+    src_client = make_s3_client(src, max_pool_connections=pool)
+    dst_client = make_s3_client(dst, max_pool_connections=pool)
+    return Stores(src, dst, src_client, dst_client,
+                  clients_share_service(src_client, src.endpoint_url, dst_client, dst.endpoint_url))
+
+
+def build_copier(settings: Settings, stores: Stores) -> ObjectCopier:
+    """The object copier: the stores, the transfer options, one byte budget and one part pool for the process."""
+    return ObjectCopier(
+        stores.src_client, stores.dst_client, TransferOptions.from_settings(settings),
+        ByteBudget(settings.memory_budget), part_workers=settings.workers * settings.threads,
+        same_service=stores.same_service,
+    )
+
+
+def worker_copier(settings: Settings) -> ObjectCopier:
+    """The copier of a cluster or Lambda worker: the accounts follow JobType and the stored credentials."""
+    return build_copier(settings, open_stores(settings, *account_endpoints(settings)))
+
+
+def build_planner(settings: Settings, stores: Stores, mapping: KeyMapping, ignore: IgnoreRules,
+                  ledger: Ledger | None) -> Planner:
+    """The planner of one mapping, with the comparison asked for (and JobsenderCompareVersionId's versions)."""
+    planner = Planner(stores.src_client, stores.dst_client, mapping, ignore, list_width=settings.list_width,
+                      strategy=comparison(settings.compare))
+    if settings.jobsender_compare_version_id:
+        recorded = dict(ledger.destination_keys(mapping.dst_bucket)) if ledger is not None else {}
+        planner.strategy = SizeAndVersion(recorded, mapping.dst_key, planner.strategy)
+        planner.list_versions = True
+    return planner
+
+
+def bucket_pairs(settings: Settings, pairs_file: Path | None, src_url: str | None, dst_url: str | None) -> list[
+    KeyMapping
+]:
+    """What ``send`` compares: a pairs file, ``SRC DST``, or the pairs in ``ssm_parameter_bucket``."""
+    if pairs_file is not None and src_url:
+        raise ConfigError("give either --pairs or SRC DST, not both")
+    if pairs_file is not None:
+        return read_pairs_file(pairs_file, posix=settings.original_key_mapping)
+    if src_url and dst_url:
+        return [KeyMapping.folders(S3Location.parse(src_url), S3Location.parse(dst_url))]
+    if src_url:
+        raise ConfigError("DST is missing")
+    if settings.ssm_parameter_bucket:
+        name = settings.ssm_parameter_bucket
+        return parse_pairs(ssm_parameter(name), f"SSM parameter {name}", posix=settings.original_key_mapping)
+    raise ConfigError("nothing to send: give --pairs PAIRS.json, SRC DST, or ssm_parameter_bucket")
+
+
+def ignore_rules(settings: Settings) -> IgnoreRules:
+    """The ignore file and the ignore list stored in SSM, together."""
+    patterns: list[str] = []
+    if settings.ignore_file:
+        patterns += IgnoreRules.from_file(settings.ignore_file).patterns
+    if settings.ssm_parameter_ignore_list:
+        patterns += ssm_parameter(settings.ssm_parameter_ignore_list).splitlines()
+    return IgnoreRules(patterns)
