@@ -16,7 +16,7 @@ import trustme
 from botocore.exceptions import SSLError
 
 from s3migrate.endpoints.client import Credentials, Endpoint, make_s3_client
-from s3migrate.endpoints.lean import LeanS3
+from s3migrate.endpoints.lean import S3Store
 from s3migrate.endpoints.location import S3Location
 from tests.conftest import Account
 from tests.integration.test_lean import md5_of
@@ -81,12 +81,12 @@ def tls_endpoint(accounts: tuple[Account, Account], test_ca: trustme.CA) -> Iter
     relay.listener.close()
 
 
-def tls_client(account: Account, bucket: str, url: str, max_attempts: int = 10) -> LeanS3:
+def tls_client(account: Account, bucket: str, url: str, max_attempts: int = 10) -> S3Store:
     server = account.server
     client = make_s3_client(Endpoint(S3Location.parse(f"s3://{bucket}"), endpoint_url=url,
                                      credentials=Credentials(server.access_key, server.secret_key)),
                             max_attempts=max_attempts)
-    assert isinstance(client, LeanS3)
+    assert isinstance(client, S3Store) and client.lean_active
     return client
 
 

@@ -7,12 +7,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from s3migrate.endpoints.lean import ListPage
+from s3migrate.endpoints.store import Abilities
 from s3migrate.planner.listing import ListedObject, fanout_pages, list_objects, prefetched
 
 
 class FakeBucket:
     """ListObjectsV2 semantics over an in-memory key set: sorted, paginated, StartAfter, CommonPrefixes with a
     delimiter. The continuation token is the last entry returned."""
+
+    abilities = Abilities(streamed_put=False, ranged_listing=True, server_side_copy=False, versions=False,
+                          checksums=False)
 
     def __init__(self, keys: set[str] | list[str], page_size: int = 3) -> None:
         self.keys, self.page_size, self.calls = sorted(keys), page_size, 0

@@ -34,6 +34,7 @@ from urllib3.exceptions import HTTPError
 
 from s3migrate import __version__
 from s3migrate.endpoints.sigv4 import canonical_query, sign
+from s3migrate.endpoints.store import Abilities
 from s3migrate.endpoints.wire import Origin, Response, StaleConnection, WireError, exchange
 
 log = logging.getLogger(__name__)
@@ -132,14 +133,32 @@ class StreamInterrupted(ConnectionError):
     """A streamed PUT failed on the way (connection, throttling or a server error): copy again."""
 
 
-class LeanS3:
-    """Wraps one botocore S3 client; every attribute but the three lean calls is the client's own."""
+class S3Store:
+    """The S3 ObjectStore: one botocore client, with the lean request path in front of GET, PUT, UploadPart,
+    CopyObject and ListObjectsV2 where it can serve them. Every other attribute is the client's own."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, *, lean: bool = True) -> None:
         self._client = client
         self._bases: dict[str, _BucketURL] = {}
         self._declined_buckets: set[str] = set()
         self._lock = threading.Lock()
+        self.lean_active = False
+        if lean:
+            try:
+                self._set_up_lean(client)
+                self.lean_active = True  # off for good once the lean path failed in a way it should not
+            except AttributeError:
+                log.debug("botocore internals differ; lean requests off")
+
+    @property
+    def abilities(self) -> Abilities:
+        """Every S3 call is here (botocore serves what the lean path does not); only a streamed PUT needs the
+        lean path, which can be off (``S3MIGRATE_LEAN_REQUESTS=0``, other botocore internals, or after a fault)."""
+        return Abilities(streamed_put=self.lean_active, ranged_listing=True, server_side_copy=True, versions=True,
+                         checksums=True)
+
+    def _set_up_lean(self, client: Any) -> None:
+        """The botocore internals the lean path uses, checked now (an AttributeError leaves it off)."""
         signer = client._request_signer
         self._credentials = signer._credentials
         self._region = signer._region_name
@@ -151,7 +170,6 @@ class LeanS3:
         client._endpoint.http_session._manager.connection_from_url  # noqa: B018  # the internals _bucket_url uses
         client._endpoint.http_session._proxy_config.proxy_url_for  # noqa: B018
         client.generate_presigned_url  # noqa: B018
-        self.lean_active = True  # off for good once the lean path failed in a way it should not (see _failed)
 
     def _failed(self, operation: str, exc: Exception) -> None:
         """An exception the lean path should never raise (a bug, or botocore internals that changed): this and
@@ -449,12 +467,6 @@ def lean_enabled() -> bool:
     return os.environ.get("S3MIGRATE_LEAN_REQUESTS", "1").strip().lower() not in ("0", "false", "no", "off")
 
 
-def wrap(client: Any) -> Any:
-    """The client with the lean path in front, when this botocore has the internals it relies on."""
-    if not lean_enabled():
-        return client
-    try:
-        return LeanS3(client)
-    except AttributeError:
-        log.debug("botocore internals differ; lean requests off")
-        return client
+def wrap(client: Any) -> S3Store:
+    """The S3 store of a botocore client: with the lean path in front unless it is switched off."""
+    return S3Store(client, lean=lean_enabled())

@@ -3,7 +3,7 @@
 urllib3 and http.client spend about 0.6 ms of CPU on each request here (headers parsed through the ``email``
 package, a file object and retry/timeout objects per request, the URL parsed again); on 64 KiB objects that
 was two thirds of the client's CPU. This writes each request head in one buffer and reads status line,
-headers and body through one buffered reader per connection: a 64 KiB GET+PUT pair through ``LeanS3`` costs
+headers and body through one buffered reader per connection: a 64 KiB GET+PUT pair through ``S3Store`` costs
 about 0.6 ms of CPU instead of 1.7 ms (8 threads against SeaweedFS on 127.0.0.1).
 
 Only the framing is ours. Sockets are opened by botocore's own urllib3 pool for the origin (its TLS context,

@@ -19,7 +19,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from s3migrate.endpoints.failures import error_code, translate_transfer_error
-from s3migrate.endpoints.lean import LeanS3, StreamedBody, finish_body
+from s3migrate.endpoints.lean import StreamedBody, finish_body
 from s3migrate.engine.budget import ByteBudget
 from s3migrate.engine.context import CopyContext, CopyResult
 from s3migrate.engine.digest import content_md5, etag_is_md5, md5_digest, object_md5, strip_etag
@@ -85,8 +85,7 @@ def check_source_md5(job: Job, response: dict[str, Any], digest: bytes, options:
 def copy_single(src: Any, dst: Any, ctx: CopyContext, options: TransferOptions, budget: ByteBudget) -> CopyResult:
     job = ctx.job
     pin = SourcePin(job.etag, job.version_id)
-    # Only the lean PUT takes a streamed body (and only while the lean path is on for that client).
-    can_stream = options.check_source_etag and isinstance(dst, LeanS3) and dst.lean_active
+    can_stream = options.check_source_etag and dst.abilities.streamed_put
 
     def attempt() -> CopyResult:
         if can_stream and etag_digest_of(job) is not None:

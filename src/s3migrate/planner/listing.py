@@ -97,19 +97,14 @@ def prefetched(source: Iterator[T], depth: int = 4) -> Iterator[T]:
 
 
 def _pages(client: Any, bucket: str, prefix: str) -> Iterator[list[Row]]:
-    """ListObjectsV2 pages: the lean parser when the client has one (``endpoints.lean``), else botocore's."""
-    if hasattr(client, "list_objects_page"):
-        token: str | None = None
-        while True:
-            page = client.list_objects_page(bucket, prefix, token)
-            yield page.objects
-            token = page.next_token
-            if not token:
-                return
-    paginator = client.get_paginator("list_objects_v2")
-    for response in paginator.paginate(Bucket=bucket, Prefix=prefix, PaginationConfig={"PageSize": 1000}):
-        yield [(o["Key"], int(o["Size"]), o.get("ETag"), o.get("StorageClass"), iso_text(o.get("LastModified")))
-               for o in response.get("Contents", ())]
+    """ListObjectsV2 pages, each parsed by the store (``ObjectStore.list_objects_page``)."""
+    token: str | None = None
+    while True:
+        page = client.list_objects_page(bucket, prefix, token)
+        yield page.objects
+        token = page.next_token
+        if not token:
+            return
 
 
 def _level(client: Any, bucket: str, prefix: str) -> Iterator[tuple[str, Row | None]]:
@@ -179,8 +174,8 @@ def list_objects(
     client: Any, bucket: str, prefix: str, cut: int, where: str, fanout: int = FANOUT_WIDTH
 ) -> Iterator[ListedObject]:
     """Every object under ``prefix`` in listing order, the first ``cut`` characters of each key removed.
-    With a lean client and ``fanout`` > 1, deep keyspaces are listed ``fanout`` sub-prefixes at a time."""
-    if fanout > 1 and hasattr(client, "list_objects_page"):
+    With a store that lists ranges and ``fanout`` > 1, deep keyspaces are listed ``fanout`` sub-prefixes at a time."""
+    if fanout > 1 and client.abilities.ranged_listing:
         source = fanout_pages(client, bucket, prefix, fanout)
     else:
         source = _pages(client, bucket, prefix)

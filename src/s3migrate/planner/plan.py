@@ -75,12 +75,12 @@ class Planner:
     list_width: int = FANOUT_WIDTH  # key ranges planned at once (1: one listing per side, in order)
 
     def pairs(self) -> Iterator[Pair]:
-        """Source objects with their destination counterparts: over key ranges in parallel when both
-        clients have the lean listing and the service lists in key order, else one ordered merge-join."""
+        """Source objects with their destination counterparts: over key ranges in parallel when both stores
+        can list ranges and the service lists in key order, else one ordered merge-join."""
         m = self.mapping
         src_where, dst_where = f"source s3://{m.src_bucket}", f"destination s3://{m.dst_bucket}"
-        lean = all(hasattr(client, "list_objects_page") for client in (self.src_client, self.dst_client))
-        if self.list_width > 1 and lean and not self.list_versions:
+        both_ranged = all(client.abilities.ranged_listing for client in (self.src_client, self.dst_client))
+        if self.list_width > 1 and both_ranged and not self.list_versions:
             ranged = parallel_pairs(
                 Side(self.src_client, m.src_bucket, m.src_list_prefix, m.src_cut, src_where, 0),
                 Side(self.dst_client, m.dst_bucket, m.dst_list_prefix, m.dst_cut, dst_where, 1),
