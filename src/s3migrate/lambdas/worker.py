@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,7 +44,7 @@ SAFETY_MARGIN = 30.0  # seconds kept free before the Lambda timeout for parts in
 
 @dataclass
 class BatchQueue:
-    """The WorkQueue seen by ``Worker.handle`` inside one invocation: acks mark a record processed, a
+    """The JobConsumer seen by ``Worker.handle`` inside one invocation: acks mark a record processed, a
     visibility change marks it failed (and is passed on to SQS when the queue is known)."""
 
     sqs: WorkQueue | None = None
@@ -74,17 +74,11 @@ class BatchQueue:
             self.returned.add(message.receipt)
         return False
 
-    def send(self, bodies: Sequence[str]) -> None:
-        raise NotImplementedError("the Lambda worker does not send")
-
     def receive(self, max_messages: int, visibility_timeout: float, wait_seconds: float = 0.0) -> list[Message]:
         return []  # the Lambda service delivers the messages
 
     def counts(self) -> QueueCounts:
         return QueueCounts(0, 0, 0)
-
-    def purge(self) -> None:
-        raise NotImplementedError("the Lambda worker does not purge")
 
     def close(self) -> None:
         pass

@@ -31,12 +31,25 @@ class QueueCounts:
 
 
 @runtime_checkable
-class WorkQueue(Protocol):
-    """At-least-once delivery. A received message is hidden for ``visibility_timeout`` seconds and comes
-    back unless acked; after ``max_receives`` deliveries it moves to the dead-letter queue."""
+class JobProducer(Protocol):
+    """What a jobsender needs of a queue."""
 
     def send(self, bodies: Sequence[str]) -> None:
         """Enqueue message bodies (batched internally)."""
+
+    def counts(self) -> QueueCounts:
+        """Approximate visible / in-flight / dead-lettered counts."""
+
+    def close(self) -> None:
+        """Release connections."""
+
+
+@runtime_checkable
+class JobConsumer(Protocol):
+    """What a worker needs of a queue (the Lambda worker's batch of delivered messages is one too).
+
+    At-least-once delivery: a received message is hidden for ``visibility_timeout`` seconds and comes back
+    unless acked; after ``max_receives`` deliveries it moves to the dead-letter queue."""
 
     def receive(self, max_messages: int, visibility_timeout: float, wait_seconds: float = 0.0) -> list[Message]:
         """Take up to ``max_messages`` visible messages, hiding them for ``visibility_timeout`` seconds."""
@@ -54,8 +67,13 @@ class WorkQueue(Protocol):
     def counts(self) -> QueueCounts:
         """Approximate visible / in-flight / dead-lettered counts."""
 
-    def purge(self) -> None:
-        """Drop every message (not the dead letters)."""
-
     def close(self) -> None:
         """Release connections."""
+
+
+@runtime_checkable
+class WorkQueue(JobProducer, JobConsumer, Protocol):
+    """A whole queue (SQLite, SQS): both sides, and a purge."""
+
+    def purge(self) -> None:
+        """Drop every message (not the dead letters)."""

@@ -28,7 +28,7 @@ from s3migrate.jobs.codec import decode_message
 from s3migrate.jobs.job import Job
 from s3migrate.ledger.base import ClaimResult, Ledger, Outcome
 from s3migrate.progress.tracker import Tracker
-from s3migrate.queues.base import Message, WorkQueue
+from s3migrate.queues.base import JobConsumer, Message
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ def worker_id() -> str:
 class _Heartbeat:
     """Extends visibility and leases of the messages in progress."""
 
-    def __init__(self, queue: WorkQueue, ledger: Ledger, settings: WorkerSettings, stop: threading.Event) -> None:
+    def __init__(self, queue: JobConsumer, ledger: Ledger, settings: WorkerSettings, stop: threading.Event) -> None:
         self.queue, self.ledger, self.settings, self.stop = queue, ledger, settings, stop
         self._live: dict[str, tuple[Message, list[Job]]] = {}
         self._lock = threading.Lock()
@@ -125,7 +125,7 @@ class Worker:
 
     def __init__(
         self,
-        queue: WorkQueue,
+        queue: JobConsumer,
         ledger: Ledger,
         copier: ObjectCopier,
         settings: WorkerSettings,

@@ -9,7 +9,7 @@ from s3migrate.jobs.codec import encode_job
 from s3migrate.jobs.job import Job
 from s3migrate.ledger.base import Ledger
 from s3migrate.progress.tracker import Tracker
-from s3migrate.queues.base import WorkQueue
+from s3migrate.queues.base import JobProducer
 
 BATCH = 100
 
@@ -17,7 +17,7 @@ BATCH = 100
 def send_jobs(
     jobs: Iterable[Job],
     ledger: Ledger,
-    queue: WorkQueue,
+    queue: JobProducer,
     tracker: Tracker | None = None,
     cancelled: threading.Event | None = None,
 ) -> int:
