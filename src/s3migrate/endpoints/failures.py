@@ -61,13 +61,23 @@ _FATAL_CODES = frozenset(
 )
 
 
-def error_code(exc: ClientError) -> str:
-    """The S3 error code of a ClientError ('' when absent)."""
+def error_code(exc: BaseException) -> str:
+    """The S3 error code of a service error ('' when absent, or for any other exception)."""
+    if not isinstance(exc, ClientError):
+        return ""
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
-def http_status(exc: ClientError) -> int:
+def http_status(exc: BaseException) -> int:
+    """The HTTP status of a service error (0 for any other exception)."""
+    if not isinstance(exc, ClientError):
+        return 0
     return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+
+
+def is_service_error(exc: BaseException) -> bool:
+    """Whether the service answered (an error code and status), rather than the network or the client failing."""
+    return isinstance(exc, ClientError)
 
 
 def classify(exc: BaseException) -> Disposition:

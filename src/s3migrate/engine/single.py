@@ -16,9 +16,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from s3migrate.endpoints.failures import error_code, translate_transfer_error
+from s3migrate.endpoints.failures import error_code, is_service_error, translate_transfer_error
 from s3migrate.endpoints.lean import StreamedBody, finish_body
 from s3migrate.engine.budget import ByteBudget
 from s3migrate.engine.context import CopyContext, CopyResult
@@ -172,13 +170,13 @@ def _copy_streamed(
             args = _put_args(ctx, options, response, stream, digest, _tags(src, ctx, options, pin, response))
             try:
                 put = dst.put_object(**args)
-            except ClientError as exc:
+            except Exception as exc:
                 if error_code(exc) in ("BadDigest", "InvalidDigest"):
                     raise TransferError(
                         f"the destination refused the bytes read from the source: their MD5 is not the source's "
                         f"ETag {strip_etag(job.etag)} ({ETAG_HINT})", Disposition.RETRY) from None
-                raise write_error(exc, "destination PUT", args) from None
-            except Exception as exc:
+                if is_service_error(exc):
+                    raise write_error(exc, "destination PUT", args) from None
                 raise translate_transfer_error(exc, "streamed copy") from None
         finally:
             finish_body(body, drained=stream.sent == length)

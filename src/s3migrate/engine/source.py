@@ -6,9 +6,13 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from botocore.exceptions import ClientError
-
-from s3migrate.endpoints.failures import error_code, http_status, names_access_denied, translate_transfer_error
+from s3migrate.endpoints.failures import (
+    error_code,
+    http_status,
+    is_service_error,
+    names_access_denied,
+    translate_transfer_error,
+)
 from s3migrate.errors import Disposition, SourceChangedError, TransferError
 from s3migrate.jobs.job import Job
 
@@ -107,7 +111,7 @@ def write_error(exc: BaseException, what: str, args: dict[str, Any]) -> Transfer
 def source_error(exc: BaseException, what: str, pin: SourcePin) -> TransferError:
     """Translate, and say what to do when reading a specific version is what failed."""
     error = translate_transfer_error(exc, what)
-    if pin.version_id and isinstance(exc, ClientError):
+    if pin.version_id and is_service_error(exc):
         code, status = error_code(exc), http_status(exc)
         if names_access_denied(exc):
             return _needs(error, f"reading version {pin.version_id} needs s3:GetObjectVersion; if this bucket "

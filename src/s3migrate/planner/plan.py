@@ -7,8 +7,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from s3migrate.endpoints.failures import http_status, names_missing_object, translate_endpoint_error
 from s3migrate.jobs.job import Job
 from s3migrate.planner.ignore import IgnoreRules
@@ -53,7 +51,7 @@ def head_destination(client: Any, bucket: str, key: str) -> ListedObject | None:
     try:
         head = client.head_object(Bucket=bucket, Key=key)
     except Exception as exc:
-        if names_missing_object(exc) or (isinstance(exc, ClientError) and http_status(exc) == 404):
+        if names_missing_object(exc) or http_status(exc) == 404:
             return None
         raise translate_endpoint_error(exc, f"destination s3://{bucket}/{key}") from None
     return ListedObject(key, int(head.get("ContentLength", 0)), head.get("ETag"), None,
