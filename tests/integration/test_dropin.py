@@ -61,6 +61,7 @@ def test_one_source_sent_to_two_destinations_lands_in_both(
     assert read(b.client(), second, "copy/shared/file.bin") == data
 
 
+@pytest.mark.not_on("seaweedfs", "SeaweedFS itself folds '//' in keys, so no key differs between the two mappings")
 def test_the_originals_key_mapping_on_request(
     accounts: tuple[Account, Account], buckets: tuple[str, str], aws_profiles: Path, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
