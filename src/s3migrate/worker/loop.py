@@ -180,7 +180,21 @@ class Worker:
                 if self.cancelled.is_set():  # stopping: give back what arrived meanwhile, untouched
                     self.queue.change_visibility(message.receipt, 0)
                     continue
-                self.handle(message, heartbeat)
+                self._handle_guarded(message, heartbeat)
+
+    def _handle_guarded(self, message: Message, heartbeat: _Heartbeat) -> None:
+        """A bug or an outage the job's own handling did not expect never ends a worker thread: the message
+        comes back after a delay for another try, and the run counts and names the failure."""
+        try:
+            self.handle(message, heartbeat)
+        except Exception as exc:
+            reason = f"worker error ({type(exc).__name__}: {describe(exc)}); the message returns to the queue"
+            log.error("message %s: %s", message.message_id, reason)
+            self.tracker.failed(f"message {message.message_id}", reason)
+            try:
+                self.queue.change_visibility(message.receipt, 30.0)
+            except Exception as again:  # it comes back after its visibility timeout anyway
+                log.warning("could not return message %s: %s", message.message_id, describe(again))
 
     def handle(self, message: Message, heartbeat: _Heartbeat | None = None) -> JobOutcome:
         try:
