@@ -69,6 +69,27 @@ def format_size(n: float) -> str:
     return f"{n:.1f} TiB"  # pragma: no cover
 
 
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)?\s*$", re.IGNORECASE)
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_duration(text: str | float) -> float:
+    """``90s``, ``30m``, ``12h``, ``7d``, ``2w`` or a number of seconds."""
+    match = _DURATION.match(str(text))
+    if not match:
+        raise ConfigError(f"not a duration: {text!r} (use e.g. 90s, 30m, 12h, 7d or 2w)")
+    number, unit = match.groups()
+    return float(number) * _UNIT_SECONDS[(unit or "s").lower()]
+
+
+def filter_rule(text: str) -> str:
+    """A filter rule as the settings keep it: ``- PATTERN`` (exclude) or ``+ PATTERN`` (include)."""
+    sign, _, pattern = text.strip().partition(" ")
+    if sign not in ("+", "-") or not pattern.strip():
+        raise ConfigError(f"not a filter rule: {text!r} (use '- PATTERN' to exclude or '+ PATTERN' to include)")
+    return f"{sign} {pattern.strip()}"
+
+
 def parse_bool(value: str | bool) -> bool:
     if isinstance(value, bool):
         return value
@@ -117,6 +138,13 @@ class Settings(BaseModel):
     clean_unfinished_upload: bool = Field(False, description="abort unfinished uploads first (CleanUnfinishedUpload)")
     log_level: str = Field("WARNING", description="LoggingLevel")
     ignore_file: Path | None = None
+    # filters (planner/filters.py): "- PATTERN" excludes, "+ PATTERN" includes; the last matching rule decides
+    filters: tuple[str, ...] = ()
+    min_size: int | None = Field(None, ge=0)
+    max_size: int | None = Field(None, ge=0)
+    min_age: float | None = Field(None, ge=0, description="seconds")
+    max_age: float | None = Field(None, ge=0, description="seconds")
+    files_from: Path | None = None
     state: Path | None = None
     from_profile: str | None = None
     to_profile: str | None = None
@@ -227,7 +255,9 @@ def _one_of(value: Any, choices: tuple[str, ...]) -> str:
     return text
 
 
-_SIZE_FIELDS = {"chunk_size", "resumable_threshold", "copy_cutoff", "copy_part_size", "max_memory"}
+_SIZE_FIELDS = {"chunk_size", "resumable_threshold", "copy_cutoff", "copy_part_size", "max_memory", "min_size",
+                "max_size"}
+_DURATION_FIELDS = {"min_age", "max_age"}
 _BOOL_FIELDS = {"clean_unfinished_upload", "jobsender_compare_version_id", "get_object_with_version_id",
                 "update_version_id", "verify_md5_twice", "server_side_copy", "copy_tags",
                 "check_source_etag", "original_key_mapping"}
@@ -295,6 +325,11 @@ def _normalise(key: str, value: Any, *, source: str) -> tuple[str, Any] | None:
             return field, parse_size(value, bare_unit=MIB if original else 1)
         if field in _BOOL_FIELDS:
             return field, parse_bool(value)
+        if field in _DURATION_FIELDS:
+            return field, parse_duration(value)
+        if field == "filters":
+            rules = [value] if isinstance(value, str) else list(value)
+            return field, tuple(filter_rule(str(rule)) for rule in rules)
         if field in _INT_FIELDS and isinstance(value, str):
             return field, int(value.strip())
         if field == "job_timeout" and isinstance(value, str):

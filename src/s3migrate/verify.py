@@ -26,6 +26,7 @@ from s3migrate.endpoints.failures import describe
 from s3migrate.engine.digest import etag_digest, etag_is_md5, strip_etag
 from s3migrate.jobs.layout import PartLayout
 from s3migrate.ledger.base import JobState, Ledger
+from s3migrate.planner.filters import KeyFilter
 from s3migrate.planner.listing import ListedObject, checked_sorted, list_objects
 from s3migrate.planner.mapping import KeyMapping
 
@@ -188,6 +189,7 @@ class Verifier:
     ledger: Ledger | None = None
     deep: bool = False
     workers: int = 8
+    key_filter: KeyFilter | None = None  # keys left out by the filters are not verified, on either side
 
     def run(self) -> VerifyReport:
         m = self.mapping
@@ -199,6 +201,9 @@ class Verifier:
                          f"destination s3://{m.dst_bucket}"),
         )
         for src, dst in pairs:
+            listed = src if src is not None else dst
+            if self.key_filter and listed is not None and self.key_filter.excludes(listed) is not None:
+                continue
             if dst is None:
                 assert src is not None
                 items.append(Item(src.key, Verdict.MISSING, "not at the destination", src, None))

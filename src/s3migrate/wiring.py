@@ -25,6 +25,7 @@ from s3migrate.engine.options import TransferOptions
 from s3migrate.engine.server_side import clients_share_service
 from s3migrate.errors import ConfigError
 from s3migrate.ledger.base import Ledger
+from s3migrate.planner.filters import FilterRule, KeyFilter, read_files_from
 from s3migrate.planner.ignore import IgnoreRules
 from s3migrate.planner.mapping import KeyMapping, parse_pairs, read_pairs_file
 from s3migrate.planner.plan import Planner
@@ -140,7 +141,7 @@ def build_planner(settings: Settings, stores: Stores, mapping: KeyMapping, ignor
                   ledger: Ledger | None) -> Planner:
     """The planner of one mapping, with the comparison asked for (and JobsenderCompareVersionId's versions)."""
     planner = Planner(stores.src_client, stores.dst_client, mapping, ignore, list_width=settings.list_width,
-                      strategy=comparison(settings.compare))
+                      strategy=comparison(settings.compare), key_filter=key_filter(settings))
     if settings.jobsender_compare_version_id:
         recorded = dict(ledger.destination_keys(mapping.dst_bucket)) if ledger is not None else {}
         planner.strategy = SizeAndVersion(recorded, mapping.dst_key, planner.strategy)
@@ -164,6 +165,15 @@ def bucket_pairs(settings: Settings, pairs_file: Path | None, src_url: str | Non
         name = settings.ssm_parameter_bucket
         return parse_pairs(ssm_parameter(name), f"SSM parameter {name}", posix=settings.original_key_mapping)
     raise ConfigError("nothing to send: give --pairs PAIRS.json, SRC DST, or ssm_parameter_bucket")
+
+
+def key_filter(settings: Settings) -> KeyFilter:
+    """The filters of the settings (``--exclude``/``--include``, sizes, ages, ``--files-from``)."""
+    return KeyFilter(
+        rules=tuple(FilterRule.parse(rule) for rule in settings.filters),
+        min_size=settings.min_size, max_size=settings.max_size, min_age=settings.min_age, max_age=settings.max_age,
+        files=read_files_from(settings.files_from) if settings.files_from else None,
+    )
 
 
 def ignore_rules(settings: Settings) -> IgnoreRules:

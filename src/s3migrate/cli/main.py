@@ -23,6 +23,7 @@ import click
 from s3migrate import __version__
 from s3migrate.config import Settings, format_size, load_settings
 from s3migrate.errors import S3MigrateError
+from s3migrate.planner.filters import rules_in_order
 from s3migrate.planner.plan import PlanStats
 from s3migrate.progress.emf import EmfReporter
 from s3migrate.progress.render import ProgressRenderer
@@ -95,8 +96,39 @@ def cli() -> None:
     """Copy S3 buckets between accounts, regions and clouds: fast, resumable, verified."""
 
 
+def filter_options(func: Any) -> Any:
+    """Which source objects a run considers (sync, send, verify); see planner/filters.py."""
+    options = [
+        click.option("--exclude", "exclude", multiple=True, metavar="PATTERN",
+                     help="Leave out keys (relative to SRC) matching this shell pattern; repeatable. Rules apply "
+                          "in the order given, the last match deciding."),
+        click.option("--include", "include", multiple=True, metavar="PATTERN",
+                     help="Take keys matching this pattern back in (after an --exclude); repeatable."),
+        click.option("--min-size", help="Only objects of at least this size (e.g. 1MiB)."),
+        click.option("--max-size", help="Only objects of at most this size."),
+        click.option("--min-age", help="Only objects last modified at least this long ago (90s, 30m, 12h, 7d, 2w)."),
+        click.option("--max-age", help="Only objects last modified at most this long ago."),
+        click.option("--files-from", type=click.Path(path_type=Path),
+                     help="Only these keys: a file of keys relative to SRC, one a line."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
 def _settings(params: dict[str, Any], config_file: Path | None) -> Settings:
+    excluded, included = params.pop("exclude", ()), params.pop("include", ())
+    if excluded or included:  # click keeps each option's values apart: the typed order comes from argv
+        params["filters"] = rules_in_order(sys.argv[1:])
     return load_settings(params, config_file)
+
+
+def _say_if_nothing_matched(stats: PlanStats, src: str) -> None:
+    """A SRC under which nothing is listed, or nothing passes the filters, is said on stderr (not an error)."""
+    if stats.listed == 0:
+        click.echo(f"note: nothing is listed under {src}", err=True)
+    elif stats.filtered and stats.filtered + stats.ignored == stats.listed:
+        click.echo(f"note: none of the {stats.listed} objects under {src} passes the filters", err=True)
 
 
 def _configure_logging(settings: Settings) -> None:
@@ -111,7 +143,8 @@ def _configure_logging(settings: Settings) -> None:
 def _print_plan(stats: PlanStats, heading: str) -> None:
     click.echo(
         f"{heading}: {stats.to_copy} objects, {format_size(stats.bytes_to_copy)} "
-        f"(listed {stats.listed}, already there {stats.skipped}, ignored {stats.ignored})"
+        f"(listed {stats.listed}, already there {stats.skipped}, ignored {stats.ignored}"
+        + (f", filtered out {stats.filtered})" if stats.filtered else ")")
     )
     for key, reason in stats.examples:
         click.echo(f"  {key}  ({reason})")
@@ -138,6 +171,7 @@ def _print_report(report: SyncReport, settings: Settings) -> None:
 @click.argument("src")
 @click.argument("dst")
 @transfer_options
+@filter_options
 @click.option("--state", type=click.Path(path_type=Path),
               help="The embedded state file (SQLite queue + ledger). [default: ./.s3migrate/SRC--DST-HASH.db]")
 @click.option("--dry-run", is_flag=True, help="Print what would be copied, copy nothing.")
@@ -154,7 +188,9 @@ def sync(src: str, dst: str, config_file: Path | None, dry_run: bool, yes: bool,
     _configure_logging(settings)
     run = SyncRun(settings, src, dst)
     if dry_run:
-        _print_plan(run.dry_run(), "would copy")
+        stats = run.dry_run()
+        _print_plan(stats, "would copy")
+        _say_if_nothing_matched(stats, src)
         return
     interactive = sys.stdin.isatty() and sys.stdout.isatty() and not yes
 
@@ -171,6 +207,7 @@ def sync(src: str, dst: str, config_file: Path | None, dry_run: bool, yes: bool,
         click.echo("nothing copied")
         return
     _print_report(report, settings)
+    _say_if_nothing_matched(report.plan, src)
     if report.interrupted:
         click.echo("interrupted: run the same command again to continue", err=True)
     sys.exit(report.exit_code)
@@ -210,6 +247,7 @@ def _install_stop_handler(cancel: Any, what: str) -> None:
 @click.argument("src", required=False)
 @click.argument("dst", required=False)
 @transfer_options
+@filter_options
 @cluster_options
 @click.option("--pairs", "pairs_file", type=click.Path(path_type=Path),
               help="Bucket pairs JSON: [{src_bucket, src_prefix, des_bucket, des_prefix}] (original layout).")
@@ -354,6 +392,7 @@ def status(state_file: Path | None, ledger: str | None, queue: str | None, as_js
 @click.argument("src")
 @click.argument("dst")
 @transfer_options
+@filter_options
 @click.option("--state", type=click.Path(path_type=Path),
               help="Ledger of the sync that made the copy (default: the sync's default state file, if any).")
 @click.option("--ledger", "ledger_url", help="Or a cluster ledger: sqlite:///PATH or dynamodb://TABLE.")
@@ -374,7 +413,7 @@ def verify(src: str, dst: str, config_file: Path | None, state: Path | None, led
     from s3migrate.sqlite_db import Database
     from s3migrate.sync import default_state_path
     from s3migrate.verify import Verdict, Verifier
-    from s3migrate.wiring import check_both_listable, folder_endpoints
+    from s3migrate.wiring import check_both_listable, folder_endpoints, key_filter
 
     settings = _settings(params, config_file)
     _configure_logging(settings)
@@ -391,6 +430,7 @@ def verify(src: str, dst: str, config_file: Path | None, state: Path | None, led
     verifier = Verifier(
         make_s3_client(src_ep, max_pool_connections=pool), make_s3_client(dst_ep, max_pool_connections=pool),
         KeyMapping.folders(src_ep.location, dst_ep.location), ledger, deep=deep, workers=settings.workers,
+        key_filter=key_filter(settings),
     )
     try:
         report = verifier.run()

@@ -9,6 +9,7 @@ from typing import Any
 
 from s3migrate.endpoints.failures import http_status, names_missing_object, translate_endpoint_error
 from s3migrate.jobs.job import Job
+from s3migrate.planner.filters import KeyFilter
 from s3migrate.planner.ignore import IgnoreRules
 from s3migrate.planner.join import Pair, join
 from s3migrate.planner.listing import (
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 class PlanStats:
     listed: int = 0
     ignored: int = 0
+    filtered: int = 0  # left out by --exclude/--include, sizes, ages or --files-from
     skipped: int = 0
     to_copy: int = 0
     bytes_to_copy: int = 0
@@ -71,6 +73,7 @@ class Planner:
     keep_examples: int = 10
     list_versions: bool = False  # list the source's latest versions (JobsenderCompareVersionId)
     list_width: int = FANOUT_WIDTH  # key ranges planned at once (1: one listing per side, in order)
+    key_filter: KeyFilter | None = None  # --exclude/--include, sizes, ages, --files-from
 
     def pairs(self) -> Iterator[Pair]:
         """Source objects with their destination counterparts: over key ranges in parallel when both stores
@@ -104,6 +107,9 @@ class Planner:
             self.stats.listed += 1
             if self.ignore and self.ignore.ignores(m.src_bucket, m.src_key(src.key)):
                 self.stats.ignored += 1
+                continue
+            if self.key_filter and self.key_filter.excludes(src) is not None:
+                self.stats.filtered += 1
                 continue
             if m.reshapes(src.key):  # the listing paired it with the verbatim key: look at its own destination
                 dst = head_destination(self.dst_client, m.dst_bucket, m.dst_key(src.key))
