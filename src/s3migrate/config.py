@@ -145,6 +145,9 @@ class Settings(BaseModel):
     min_age: float | None = Field(None, ge=0, description="seconds")
     max_age: float | None = Field(None, ge=0, description="seconds")
     files_from: Path | None = None
+    # mirror (sync --delete): remove what the destination holds and the source does not, after every copy succeeded
+    delete: bool = False
+    max_delete: int | None = Field(None, ge=0, description="delete nothing when more than this many would go")
     state: Path | None = None
     from_profile: str | None = None
     to_profile: str | None = None
@@ -260,8 +263,8 @@ _SIZE_FIELDS = {"chunk_size", "resumable_threshold", "copy_cutoff", "copy_part_s
 _DURATION_FIELDS = {"min_age", "max_age"}
 _BOOL_FIELDS = {"clean_unfinished_upload", "jobsender_compare_version_id", "get_object_with_version_id",
                 "update_version_id", "verify_md5_twice", "server_side_copy", "copy_tags",
-                "check_source_etag", "original_key_mapping"}
-_INT_FIELDS = {"workers", "threads", "max_retries", "list_width"}
+                "check_source_etag", "original_key_mapping", "delete"}
+_INT_FIELDS = {"workers", "threads", "max_retries", "list_width", "max_delete"}
 
 # Original Longbow key -> (our field, unit of a bare number for sizes).
 ORIGINAL_KEYS: dict[str, str] = {

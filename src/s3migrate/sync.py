@@ -22,13 +22,22 @@ from s3migrate.endpoints.client import Endpoint
 from s3migrate.errors import EndpointError, StateError
 from s3migrate.ledger.base import Ledger
 from s3migrate.ledger.sqlite import SqliteLedger
+from s3migrate.mirror import MirrorReport, delete_keys, destination_extras
 from s3migrate.planner.ignore import IgnoreRules
+from s3migrate.planner.listing import ListedObject
 from s3migrate.planner.mapping import KeyMapping
 from s3migrate.planner.plan import Planner, PlanStats
 from s3migrate.progress.tracker import Snapshot, Tracker
 from s3migrate.queues.sqlite import SqliteQueue
 from s3migrate.sqlite_db import Database
-from s3migrate.wiring import build_copier, build_planner, check_both_listable, folder_endpoints, open_stores
+from s3migrate.wiring import (
+    build_copier,
+    build_planner,
+    check_both_listable,
+    folder_endpoints,
+    key_filter,
+    open_stores,
+)
 from s3migrate.worker.loop import Worker, WorkerSettings
 from s3migrate.worker.sender import send_jobs
 
@@ -43,12 +52,15 @@ class SyncReport:
     declined: bool = False
     state_path: Path | None = None
     failures: list[tuple[str, str]] = field(default_factory=list)
+    mirror: MirrorReport | None = None  # with --delete
+    mirror_skipped: str | None = None  # why --delete deleted nothing this run
 
     @property
     def exit_code(self) -> int:
         if self.interrupted:
             return 130
-        return 1 if self.failures else 0
+        failed_mirror = self.mirror is not None and bool(self.mirror.failed or self.mirror.refused)
+        return 1 if self.failures or failed_mirror else 0
 
 
 STATE_DIR = Path(".s3migrate")  # where a sync keeps its state files, under the directory it runs in
@@ -111,7 +123,7 @@ class SyncRun:
 
     def dry_run(self) -> PlanStats:
         self.preflight()
-        ledger = SqliteLedger(Database(self.state_path)) if self.state_path.exists() else None
+        ledger = SqliteLedger(Database(self.state_path, create=False)) if self.state_path.exists() else None
         planner = self.planner(ledger)
         try:
             for _ in planner.decisions():
@@ -120,6 +132,29 @@ class SyncRun:
             if ledger is not None:
                 ledger.close()
         return planner.stats
+
+    def extras(self) -> list[ListedObject]:
+        """What ``--delete`` would remove: destination objects under the prefix the source does not have."""
+        mapping = KeyMapping.folders(self.src.location, self.dst.location)
+        return list(destination_extras(self.src_client, self.dst_client, mapping, key_filter(self.settings),
+                                       self.ignore))
+
+    def _mirror(self, ledger: SqliteLedger, report: SyncReport) -> None:
+        """--delete, once every copy of the run succeeded: fresh listings, --max-delete, then DeleteObjects."""
+        if report.interrupted or report.declined:
+            report.mirror_skipped = "the run did not finish"
+            return
+        if report.failures:
+            report.mirror_skipped = f"{len(report.failures)} objects failed to copy"
+            return
+        mirror = report.mirror = MirrorReport(extras=self.extras())
+        limit = self.settings.max_delete
+        if limit is not None and len(mirror.extras) > limit:
+            mirror.refused = f"{len(mirror.extras)} objects would be deleted, more than --max-delete {limit}"
+            return
+        sizes = {self.dst.location.prefix + o.key: o.size for o in mirror.extras}
+        mirror.deleted, mirror.failed = delete_keys(self.dst_client, self.dst.bucket, list(sizes))
+        ledger.record_deletions(self.dst.bucket, [(key, sizes.get(key, 0)) for key in mirror.deleted])
 
     def cancel(self) -> None:
         """Stop taking work; parts in flight finish, unfinished uploads stay resumable."""
@@ -136,7 +171,10 @@ class SyncRun:
             queue = self._queue = SqliteQueue(db)
             ledger = SqliteLedger(db)
             try:
-                return self._run(queue, ledger, confirm)
+                report = self._run(queue, ledger, confirm)
+                if self.settings.delete:
+                    self._mirror(ledger, report)
+                return report
             finally:
                 queue.close()
                 ledger.close()

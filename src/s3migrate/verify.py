@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,7 +26,8 @@ from s3migrate.engine.digest import etag_digest, etag_is_md5, strip_etag
 from s3migrate.jobs.layout import PartLayout
 from s3migrate.ledger.base import JobState, Ledger
 from s3migrate.planner.filters import KeyFilter
-from s3migrate.planner.listing import ListedObject, checked_sorted, list_objects
+from s3migrate.planner.join import outer_join
+from s3migrate.planner.listing import ListedObject, list_objects
 from s3migrate.planner.mapping import KeyMapping
 
 _CHECKSUMS = ("ChecksumCRC64NVME", "ChecksumCRC32", "ChecksumCRC32C", "ChecksumSHA1", "ChecksumSHA256")
@@ -74,25 +74,6 @@ class VerifyReport:
                 for i in self.items if i.verdict is not Verdict.EQUAL
             ],
         }
-
-
-def outer_join(src: Iterator[ListedObject], dst: Iterator[ListedObject]) -> Iterator[
-    tuple[ListedObject | None, ListedObject | None]
-]:
-    """Every key of either side once, paired (a merge of two sorted listings; an unsorted listing is an
-    error here, since a verdict must never rest on a guess)."""
-    s_iter, d_iter = checked_sorted(src, "source"), checked_sorted(dst, "destination")
-    s, d = next(s_iter, None), next(d_iter, None)
-    while s is not None or d is not None:
-        if d is None or (s is not None and s.key < d.key):
-            yield s, None
-            s = next(s_iter, None)
-        elif s is None or d.key < s.key:
-            yield None, d
-            d = next(d_iter, None)
-        else:
-            yield s, d
-            s, d = next(s_iter, None), next(d_iter, None)
 
 
 def part_sizes(client: Any, bucket: str, key: str, count: int) -> list[int] | None:

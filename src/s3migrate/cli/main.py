@@ -123,6 +123,30 @@ def _settings(params: dict[str, Any], config_file: Path | None) -> Settings:
     return load_settings(params, config_file)
 
 
+def _print_extras(extras: list[Any], dst: str, limit: int | None, shown: int = 10) -> None:
+    over = f" (more than --max-delete {limit}: nothing would be deleted)" if limit is not None and \
+        len(extras) > limit else ""
+    click.echo(f"would delete: {len(extras)} objects under {dst}, {format_size(sum(o.size for o in extras))}{over}")
+    for obj in extras[:shown]:
+        click.echo(f"  {obj.key}  (not at the source)")
+    if len(extras) > shown:
+        click.echo(f"  ... and {len(extras) - shown} more")
+
+
+def _print_mirror(report: SyncReport, dst: str) -> None:
+    if report.mirror_skipped:
+        click.echo(f"--delete: nothing deleted: {report.mirror_skipped}", err=True)
+    mirror = report.mirror
+    if mirror is None:
+        return
+    if mirror.refused:
+        click.echo(f"--delete: nothing deleted: {mirror.refused}", err=True)
+        return
+    click.echo(f"deleted {len(mirror.deleted)} objects under {dst} that the source does not have")
+    for key, reason in mirror.failed:
+        click.echo(f"  could not delete {key}: {reason}", err=True)
+
+
 def _say_if_nothing_matched(stats: PlanStats, src: str) -> None:
     """A SRC under which nothing is listed, or nothing passes the filters, is said on stderr (not an error)."""
     if stats.listed == 0:
@@ -177,6 +201,10 @@ def _print_report(report: SyncReport, settings: Settings) -> None:
 @click.option("--dry-run", is_flag=True, help="Print what would be copied, copy nothing.")
 @click.option("--clean-unfinished-upload", is_flag=True, default=None,
               help="Abort unfinished multipart uploads under the destination first (CleanUnfinishedUpload).")
+@click.option("--delete", is_flag=True, default=None,
+              help="Mirror: after every copy succeeded, delete what DST holds under its prefix and SRC does not "
+                   "(keys the filters leave out are kept). Recorded in the state file.")
+@click.option("--max-delete", type=int, help="With --delete: delete nothing, and fail, when more than N would go.")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask before copying (it asks only on a terminal).")
 def sync(src: str, dst: str, config_file: Path | None, dry_run: bool, yes: bool, **params: Any) -> None:
     """Copy every object under SRC that is missing or different under DST.
@@ -190,6 +218,8 @@ def sync(src: str, dst: str, config_file: Path | None, dry_run: bool, yes: bool,
     if dry_run:
         stats = run.dry_run()
         _print_plan(stats, "would copy")
+        if settings.delete:
+            _print_extras(run.extras(), dst, settings.max_delete)
         _say_if_nothing_matched(stats, src)
         return
     interactive = sys.stdin.isatty() and sys.stdout.isatty() and not yes
@@ -207,6 +237,7 @@ def sync(src: str, dst: str, config_file: Path | None, dry_run: bool, yes: bool,
         click.echo("nothing copied")
         return
     _print_report(report, settings)
+    _print_mirror(report, dst)
     _say_if_nothing_matched(report.plan, src)
     if report.interrupted:
         click.echo("interrupted: run the same command again to continue", err=True)

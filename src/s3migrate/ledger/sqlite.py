@@ -57,6 +57,12 @@ CREATE TABLE IF NOT EXISTS {_TABLE} (
 );
 CREATE INDEX IF NOT EXISTS "{S.DES_BUCKET_INDEX}" ON {_TABLE} ("{S.DES_BUCKET}", "{S.DES_KEY}");
 CREATE INDEX IF NOT EXISTS ledger_state ON {_TABLE} ("{S.STATE}");
+CREATE TABLE IF NOT EXISTS deletions (
+    "{S.DES_BUCKET}" TEXT NOT NULL,
+    "{S.DES_KEY}"    TEXT NOT NULL,
+    "{S.SIZE}"       INTEGER,
+    "{S.END_TIME}"   REAL NOT NULL
+);
 """
 # Columns added since the first release: a state file made by an older version gets them on open.
 _ADDED_COLUMNS = {S.CLAIM_TIME: "REAL"}
@@ -283,6 +289,20 @@ class SqliteLedger:
                 },
             )
             return failures
+
+    def record_deletions(self, bucket: str, deleted: list[tuple[str, int]]) -> None:
+        """A mirror's deletions (destination key, size): what ``sync --delete`` removed, and when."""
+        now = time.time()
+        with self._db.transaction() as conn:
+            columns = f'"{S.DES_BUCKET}", "{S.DES_KEY}", "{S.SIZE}", "{S.END_TIME}"'
+            conn.executemany(f"INSERT INTO deletions ({columns}) VALUES (?, ?, ?, ?)",
+                             [(bucket, key, size, now) for key, size in deleted])
+
+    def deletions(self) -> list[tuple[str, str, int]]:
+        """(bucket, key, size) of every recorded deletion, oldest first."""
+        with self._db.reading() as conn:
+            rows = conn.execute(f'SELECT "{S.DES_BUCKET}", "{S.DES_KEY}", "{S.SIZE}" FROM deletions ORDER BY rowid')
+            return [(str(b), str(k), int(n or 0)) for b, k, n in rows.fetchall()]
 
     def get(self, key: str) -> LedgerRecord | None:
         with self._db.reading() as conn:

@@ -76,3 +76,22 @@ def _lookup_join(
                 yield lookup(src)
         finally:
             conn.close()
+
+
+def outer_join(src: Iterator[ListedObject], dst: Iterator[ListedObject]) -> Iterator[
+    tuple[ListedObject | None, ListedObject | None]
+]:
+    """Every key of either side once, paired (a merge of two sorted listings; an unsorted listing is an
+    error here, since a verdict must never rest on a guess)."""
+    s_iter, d_iter = checked_sorted(src, "source"), checked_sorted(dst, "destination")
+    s, d = next(s_iter, None), next(d_iter, None)
+    while s is not None or d is not None:
+        if d is None or (s is not None and s.key < d.key):
+            yield s, None
+            s = next(s_iter, None)
+        elif s is None or d.key < s.key:
+            yield None, d
+            d = next(d_iter, None)
+        else:
+            yield s, d
+            s, d = next(s_iter, None), next(d_iter, None)
