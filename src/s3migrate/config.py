@@ -388,13 +388,18 @@ def load_settings(
     config_file: Path | None = None,
     env: Mapping[str, str] | None = None,
 ) -> Settings:
-    """Merge defaults < config file < environment (original names) < flags into validated Settings."""
+    """Merge defaults < config file < environment (original names) < flags into validated Settings.
+
+    A value that does not validate is reported as the user wrote it: ``ChunkSize = 1 in FILE``, ``environment
+    variable MaxThread``, ``--chunk-size``, with sizes in units."""
     values: dict[str, Any] = {}
+    origins: dict[str, str] = {}
     if config_file is not None:
         for key, value in read_config_file(config_file).items():
             item = _normalise(key, value, source=str(config_file))
             if item:
                 values[item[0]] = item[1]
+                origins[item[0]] = f"{key} = {value} in {config_file}"
     for key, value in (env if env is not None else os.environ).items():
         if key in UNUSED_ORIGINAL_KEYS:
             _warn_unused(key, f"environment variable {key}")
@@ -404,17 +409,29 @@ def load_settings(
             item = _normalise(name, value, source=f"environment variable {key}")
             if item:
                 values[item[0]] = item[1]
+                origins[item[0]] = f"environment variable {key}={value}"
     for key, value in cli.items():
         if value is None:
             continue
         item = _normalise(key, value, source=f"--{key.replace('_', '-')}")
         if item:
             values[item[0]] = item[1]
+            origins[item[0]] = f"--{key.replace('_', '-')} {value}"
     try:
         return Settings(**values)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "settings"
-        flag = "--" + where.replace("_", "-")
-        message = str(first["msg"]).removeprefix("Value error, ")
-        raise ConfigError(f"{flag}: {message}") from None
+        field = ".".join(str(p) for p in first["loc"]) or "settings"
+        where = origins.get(field, "--" + field.replace("_", "-"))
+        raise ConfigError(f"{where}: {_explain(field, first)}") from None
+
+
+def _explain(field: str, error: Any) -> str:
+    """pydantic's message, with a size bound in units (``at least 5.0 MiB``, not ``5242880``)."""
+    message = str(error["msg"]).removeprefix("Value error, ")
+    context = error.get("ctx") or {}
+    if field in _SIZE_FIELDS:
+        for bound, words in (("ge", "at least"), ("gt", "more than"), ("le", "at most"), ("lt", "less than")):
+            if bound in context:
+                return f"must be {words} {format_size(int(context[bound]))}"
+    return message

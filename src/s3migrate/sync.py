@@ -10,6 +10,7 @@ import fcntl
 import hashlib
 import logging
 import os
+import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,6 +20,7 @@ from typing import IO, Any
 
 from s3migrate.config import Settings
 from s3migrate.endpoints.client import Endpoint
+from s3migrate.endpoints.location import S3Location
 from s3migrate.errors import EndpointError, StateError
 from s3migrate.ledger.base import Ledger
 from s3migrate.ledger.sqlite import SqliteLedger
@@ -66,13 +68,28 @@ class SyncReport:
 STATE_DIR = Path(".s3migrate")  # where a sync keeps its state files, under the directory it runs in
 
 
+def state_file_stem(src: S3Location, dst: S3Location) -> str:
+    """The readable part of a state file's name: ``SRCBUCKET-prefix--DSTBUCKET-prefix``."""
+
+    def part(location: S3Location) -> str:
+        prefix = re.sub(r"[^A-Za-z0-9._-]+", "_", location.prefix.strip("/"))[:60]
+        return f"{location.bucket}-{prefix}" if prefix else location.bucket
+
+    return f"{part(src)}--{part(dst)}"
+
+
 def default_state_path(src: Endpoint, dst: Endpoint, base: Path | None = None) -> Path:
-    """One state file per (source, destination) pair, under ./.s3migrate/."""
+    """One state file per (source, destination) pair, under ./.s3migrate/, named so a person can tell which:
+    ``SRCBUCKET-prefix--DSTBUCKET-prefix-HASH.db`` (the hash also covers the endpoints). A state file an older
+    version named ``SRCBUCKET--DSTBUCKET-HASH.db`` is still used."""
     identity = "\n".join(
         [src.endpoint_url or "aws", str(src.location), dst.endpoint_url or "aws", str(dst.location)]
     )
     digest = hashlib.sha256(identity.encode()).hexdigest()[:10]
-    return (base or STATE_DIR) / f"{src.bucket}--{dst.bucket}-{digest}.db"
+    folder = base or STATE_DIR
+    named = folder / f"{state_file_stem(src.location, dst.location)}-{digest}.db"
+    legacy = folder / f"{src.bucket}--{dst.bucket}-{digest}.db"
+    return legacy if legacy.exists() and not named.exists() else named
 
 
 @contextmanager
@@ -145,7 +162,8 @@ class SyncRun:
             report.mirror_skipped = "the run did not finish"
             return
         if report.failures:
-            report.mirror_skipped = f"{len(report.failures)} objects failed to copy"
+            failed = len(report.failures)
+            report.mirror_skipped = f"{failed} {'object' if failed == 1 else 'objects'} failed to copy"
             return
         mirror = report.mirror = MirrorReport(extras=self.extras())
         limit = self.settings.max_delete
@@ -164,14 +182,17 @@ class SyncRun:
         if self._queue is not None:
             self._queue.wake_receivers()
 
-    def run(self, confirm: Callable[[PlanStats], bool] | None = None) -> SyncReport:
+    def run(self, confirm: Callable[[PlanStats], bool] | None = None,
+            on_copy_start: Callable[[], None] | None = None) -> SyncReport:
+        """Plan, (ask,) copy. ``on_copy_start`` runs once copying begins: after the question, so a progress
+        display started there never draws over it, and rate and ETA count from there."""
         self.preflight()
         with exclusive(self.state_path):
             db = Database(self.state_path, owned=True)  # under exclusive(): no other process writes to it
             queue = self._queue = SqliteQueue(db)
             ledger = SqliteLedger(db)
             try:
-                report = self._run(queue, ledger, confirm)
+                report = self._run(queue, ledger, confirm, on_copy_start)
                 if self.settings.delete:
                     self._mirror(ledger, report)
                 return report
@@ -179,7 +200,8 @@ class SyncRun:
                 queue.close()
                 ledger.close()
 
-    def _run(self, queue: SqliteQueue, ledger: SqliteLedger, confirm: Callable[[PlanStats], bool] | None) -> SyncReport:
+    def _run(self, queue: SqliteQueue, ledger: SqliteLedger, confirm: Callable[[PlanStats], bool] | None,
+             on_copy_start: Callable[[], None] | None = None) -> SyncReport:
         settings = self.settings
         queue.purge()  # leftovers of an interrupted run: the new plan recreates whatever is still missing
         if settings.clean_unfinished_upload:
@@ -220,6 +242,9 @@ class SyncRun:
                                       state_path=self.state_path)
             else:
                 threading.Thread(target=produce, name="s3migrate-planner", daemon=True).start()
+            self.tracker.copying_started()
+            if on_copy_start is not None:
+                on_copy_start()
             worker.run(finished=planned.is_set)
             planned.wait()
         finally:

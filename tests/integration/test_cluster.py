@@ -241,7 +241,7 @@ def test_settings_from_ssm_and_original_env_names_with_version_compare(
 
     sent = run("send", *source_only)
     assert sent.returncode == 0, sent.stderr
-    assert "sent 1 jobs" in sent.stdout and "ignored 1" in sent.stdout
+    assert "sent 1 job," in sent.stdout and "ignored 1" in sent.stdout
     assert run("work", *source_only, "--exit-when-idle", "3").returncode == 0
     assert read(b.client(), dst_bucket, "docs/report.txt") == v1
     assert "docs/skip.tmp" not in keys(b.client(), dst_bucket)
@@ -250,6 +250,6 @@ def test_settings_from_ssm_and_original_env_names_with_version_compare(
     assert "sent 0 jobs" in again.stdout, again.stdout + again.stderr
     v2 = put(a.client(), src_bucket, "docs/report.txt", 500, seed=2)  # same size, new version
     changed = run("send", *source_only)
-    assert "sent 1 jobs" in changed.stdout, changed.stdout + changed.stderr
+    assert "sent 1 job," in changed.stdout, changed.stdout + changed.stderr
     assert run("work", *source_only, "--exit-when-idle", "3").returncode == 0
     assert read(b.client(), dst_bucket, "docs/report.txt") == v2

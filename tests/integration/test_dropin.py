@@ -80,5 +80,5 @@ def test_the_originals_key_mapping_on_request(
     assert "sent 0 jobs" in again, again
     monkeypatch.delenv("S3MIGRATE_ORIGINAL_KEY_MAPPING")
     verbatim, _ = send_and_work(accounts, pairs, tmp_path)
-    assert "sent 1 jobs" in verbatim, verbatim
+    assert "sent 1 job," in verbatim, verbatim
     assert "p/odd//name.txt" in keys(b.client(), dst_bucket)

@@ -39,7 +39,7 @@ def test_delete_mirrors_the_prefix_and_keeps_what_the_filters_leave_out(env: Any
             "--exclude", "*.log", "--delete", "--state", "state.db", "-y"]
 
     dry = run_cli(*args, "--dry-run")
-    assert dry.returncode == 0 and "would delete: 1 objects" in dry.stdout and "old.txt" in dry.stdout, dry.stdout
+    assert dry.returncode == 0 and "would delete: 1 object " in dry.stdout and "old.txt" in dry.stdout, dry.stdout
     assert "copy/old.txt" in keys(b.client(), dst_bucket)  # a dry run deletes nothing
 
     refused = run_cli(*args, "--max-delete", "0")
@@ -49,7 +49,7 @@ def test_delete_mirrors_the_prefix_and_keeps_what_the_filters_leave_out(env: Any
 
     result = run_cli(*args)
     assert result.returncode == 0, result.stderr
-    assert "deleted 1 objects" in result.stdout
+    assert "deleted 1 object " in result.stdout
     assert keys(b.client(), dst_bucket) == {"copy/keep.txt": 10, "copy/new.txt": 20, "copy/old.log": 40,
                                             "elsewhere/x.txt": 5}
     with sqlite3.connect("state.db") as conn:
@@ -67,5 +67,5 @@ def test_nothing_is_deleted_when_a_copy_failed(env: Any, buckets: tuple[str, str
                          "--to-profile", "dst", "--from-endpoint", src_proxy.endpoint_url, "--to-endpoint",
                          b.endpoint, "--delete", "--max-retries", "0", "--no-server-side-copy", "-y")
     assert result.returncode == 1 and no_traceback(result)
-    assert "nothing deleted: 1 objects failed to copy" in result.stderr
+    assert "nothing deleted: 1 object failed to copy" in result.stderr
     assert "copy/old.txt" in keys(b.client(), dst_bucket)

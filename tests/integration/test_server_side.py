@@ -23,11 +23,12 @@ def two_buckets(account: Account) -> tuple[str, str]:
     return src, dst
 
 
-def sync_same_account(proxy: FaultProxy, src: str, dst: str, *extra: str) -> None:
+def sync_same_account(proxy: FaultProxy, src: str, dst: str, *extra: str) -> str:
     result = run_cli("sync", f"s3://{src}/data", f"s3://{dst}/copy", "--from-profile", "src", "--to-profile", "src",
                      "--from-endpoint", proxy.endpoint_url, "--to-endpoint", proxy.endpoint_url, "--state", "s.db",
                      "--log-level", "INFO", *extra)
     assert result.returncode == 0, result.stderr
+    return result.stdout
 
 
 def test_same_account_copies_inside_s3(accounts: tuple[Account, Account], aws_profiles: Path, tmp_path: Path,
@@ -40,7 +41,8 @@ def test_same_account_copies_inside_s3(accounts: tuple[Account, Account], aws_pr
     objects["data/big.bin"] = put(a.client(), src, "data/big.bin", 12 * MIB + 5)  # above the multipart threshold
     a.client().put_object_tagging(Bucket=src, Key="data/f0.txt", Tagging={"TagSet": [{"Key": "team", "Value": "x"}]})
     with FaultProxy(a.endpoint) as proxy:
-        sync_same_account(proxy, src, dst)
+        out = sync_same_account(proxy, src, dst)
+        assert "copied 6 objects (0 B sent, 12.0 MiB copied in place" in out, out  # nothing passed through here
         source_reads = [p for p in proxy.paths if p.startswith(f"GET /{src}/data/")]
         assert source_reads == []  # nothing was read through the client
         assert proxy.counts.get("PUT part", 0) == 0  # one CopyObject each, up to 5 GiB

@@ -204,6 +204,14 @@ def test_status_reads_the_state_file_sync_left(env: Any, buckets: tuple[str, str
     assert run_cli(*sync_args(env, f"s3://{src_bucket}/data", f"s3://{dst_bucket}/other")).returncode == 0
     two = run_cli("status")
     assert two.returncode == 2 and "2 sync state files" in two.stderr
+    # State files are named so a person can tell them apart, and `status SRC DST` finds its own.
+    names = sorted(p.name for p in Path(".s3migrate").glob("*.db"))
+    assert [n.rsplit("-", 1)[0] for n in names] == [f"{src_bucket}-data--{dst_bucket}-data",
+                                                    f"{src_bucket}-data--{dst_bucket}-other"], names
+    theirs = run_cli("status", f"s3://{src_bucket}/data", f"s3://{dst_bucket}/other", "--json")
+    assert theirs.returncode == 0 and json.loads(theirs.stdout)["objects"]["DONE"] == 3, theirs.stderr
+    nothing = run_cli("status", f"s3://{src_bucket}/data", f"s3://{dst_bucket}/elsewhere")
+    assert nothing.returncode == 2 and "no state file of a sync" in nothing.stderr
     typo = run_cli("status", "--state", "no/such.db")
     assert typo.returncode == 2 and "no state file" in typo.stderr
 
@@ -220,9 +228,9 @@ def test_compare_newer_copies_what_was_overwritten_with_the_same_size(env: Any, 
     size_only = run_cli(*args)  # the original's rule: same size, nothing to do
     assert size_only.returncode == 0 and "copied 0 objects" in size_only.stdout, size_only.stdout
     dry = run_cli(*args, "--compare", "newer", "--dry-run")
-    assert "would copy: 1 objects" in dry.stdout and "newer at source" in dry.stdout, dry.stdout
+    assert "would copy: 1 object," in dry.stdout and "newer at source" in dry.stdout, dry.stdout
     newer = run_cli(*args, "--compare", "newer")
-    assert newer.returncode == 0 and "copied 1 objects" in newer.stdout, newer.stdout
+    assert newer.returncode == 0 and "copied 1 object " in newer.stdout, newer.stdout
     assert read(b.client(), dst_bucket, "data/same-size.txt") == changed
     again = run_cli(*args, "--compare", "newer")
     assert again.returncode == 0 and "copied 0 objects" in again.stdout, again.stdout
@@ -258,3 +266,27 @@ def test_wrong_credentials_and_unreachable_endpoint(env: Any, buckets: tuple[str
     assert unreachable.returncode == 2 and no_traceback(unreachable)
     assert "cannot connect" in unreachable.stderr and len(unreachable.stderr.strip().splitlines()) == 1
     assert keys(b.client(), dst_bucket) == {}
+
+
+def test_the_question_comes_before_the_progress_display_and_the_clock(env: Any, buckets: tuple[str, str]) -> None:
+    """On a terminal the plan and the [y/N] question come first; the progress display starts after the answer,
+    and rate and ETA count from there (time spent answering is not copying time)."""
+    from s3migrate.config import load_settings
+    from s3migrate.sync import SyncRun
+
+    a, b = env
+    src_bucket, dst_bucket = buckets
+    put(a.client(), src_bucket, "data/one.txt", 100)
+    settings = load_settings({"from_profile": "src", "to_profile": "dst", "from_endpoint": a.endpoint,
+                              "to_endpoint": b.endpoint, "state": "q.db"}, None, {})
+    run = SyncRun(settings, f"s3://{src_bucket}/data", f"s3://{dst_bucket}/data")
+    events: list[str] = []
+
+    def confirm(stats: Any) -> bool:
+        events.append(f"asked about {stats.to_copy}")
+        time.sleep(1.5)  # the user thinks
+        return True
+
+    report = run.run(confirm, on_copy_start=lambda: events.append("progress shown"))
+    assert events == ["asked about 1", "progress shown"]
+    assert report.exit_code == 0 and report.progress.elapsed < 1.5  # the answering time is not in the rate

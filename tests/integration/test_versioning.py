@@ -68,7 +68,7 @@ def test_versioned_source_overwritten_mid_copy_is_never_mixed(
         assert read(b.client(), dst_bucket, "video.bin") == old
         monkeypatch.setenv("JobsenderCompareVersionId", "True")
         rerun = run_cli(*args)
-        assert rerun.returncode == 0 and "copied 1 objects" in rerun.stdout, rerun.stdout + rerun.stderr
+        assert rerun.returncode == 0 and "copied 1 object " in rerun.stdout, rerun.stdout + rerun.stderr
     assert read(b.client(), dst_bucket, "video.bin") == new
 
 

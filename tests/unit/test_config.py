@@ -106,3 +106,16 @@ def test_unused_original_keys_in_a_config_file_are_warned_about(tmp_path: Path,
     path.write_text("[Basic]\nLocalProfileMode = False\nMaxThread = 7\n")
     assert load_settings({}, path, {}).threads == 7
     assert "LocalProfileMode" in caplog.text and str(path) in caplog.text
+
+
+def test_a_bad_value_is_reported_as_the_user_wrote_it_with_sizes_in_units(tmp_path: Path) -> None:
+    path = tmp_path / "s3_migration_config.ini"
+    path.write_text("[Basic]\nChunkSize = 1\n")
+    with pytest.raises(ConfigError, match=r"^ChunkSize = 1 in .*s3_migration_config.ini: must be at least 5\.0 MiB$"):
+        load_settings({}, path, {})
+    with pytest.raises(ConfigError, match=r"^environment variable ChunkSize=1: must be at least 5\.0 MiB$"):
+        load_settings({}, None, {"ChunkSize": "1"})
+    with pytest.raises(ConfigError, match=r"^--chunk-size 1KiB: must be at least 5\.0 MiB$"):
+        load_settings({"chunk_size": "1KiB"}, None, {})
+    with pytest.raises(ConfigError, match=r"^environment variable MaxThread=0: "):
+        load_settings({}, None, {"MaxThread": "0"})

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import glob
 import logging
 import os
 import signal
@@ -123,10 +124,16 @@ def _settings(params: dict[str, Any], config_file: Path | None) -> Settings:
     return load_settings(params, config_file)
 
 
+def count(n: int, noun: str) -> str:
+    """``1 object``, ``2 objects``."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _print_extras(extras: list[Any], dst: str, limit: int | None, shown: int = 10) -> None:
     over = f" (more than --max-delete {limit}: nothing would be deleted)" if limit is not None and \
         len(extras) > limit else ""
-    click.echo(f"would delete: {len(extras)} objects under {dst}, {format_size(sum(o.size for o in extras))}{over}")
+    click.echo(f"would delete: {count(len(extras), 'object')} under {dst}, "
+               f"{format_size(sum(o.size for o in extras))}{over}")
     for obj in extras[:shown]:
         click.echo(f"  {obj.key}  (not at the source)")
     if len(extras) > shown:
@@ -142,7 +149,7 @@ def _print_mirror(report: SyncReport, dst: str) -> None:
     if mirror.refused:
         click.echo(f"--delete: nothing deleted: {mirror.refused}", err=True)
         return
-    click.echo(f"deleted {len(mirror.deleted)} objects under {dst} that the source does not have")
+    click.echo(f"deleted {count(len(mirror.deleted), 'object')} under {dst} that the source does not have")
     for key, reason in mirror.failed:
         click.echo(f"  could not delete {key}: {reason}", err=True)
 
@@ -152,7 +159,7 @@ def _say_if_nothing_matched(stats: PlanStats, src: str) -> None:
     if stats.listed == 0:
         click.echo(f"note: nothing is listed under {src}", err=True)
     elif stats.filtered and stats.filtered + stats.ignored == stats.listed:
-        click.echo(f"note: none of the {stats.listed} objects under {src} passes the filters", err=True)
+        click.echo(f"note: none of the {count(stats.listed, 'object')} under {src} passes the filters", err=True)
 
 
 def _configure_logging(settings: Settings) -> None:
@@ -166,7 +173,7 @@ def _configure_logging(settings: Settings) -> None:
 
 def _print_plan(stats: PlanStats, heading: str) -> None:
     click.echo(
-        f"{heading}: {stats.to_copy} objects, {format_size(stats.bytes_to_copy)} "
+        f"{heading}: {count(stats.to_copy, 'object')}, {format_size(stats.bytes_to_copy)} "
         f"(listed {stats.listed}, already there {stats.skipped}, ignored {stats.ignored}"
         + (f", filtered out {stats.filtered})" if stats.filtered else ")")
     )
@@ -178,14 +185,15 @@ def _print_plan(stats: PlanStats, heading: str) -> None:
 
 def _print_report(report: SyncReport, settings: Settings) -> None:
     p = report.progress
-    rate = p.bytes_sent / p.elapsed if p.elapsed > 0 else 0.0
+    rate = p.rate
     click.echo(
-        f"copied {p.objects_done} objects ({format_size(p.bytes_sent)} sent, {format_size(p.bytes_reused)} already at "
-        f"the destination) in {p.elapsed:.1f}s, {format_size(rate)}/s; "
+        f"copied {count(p.objects_done, 'object')} ({format_size(p.bytes_sent)} sent, "
+        + (f"{format_size(p.bytes_in_place)} copied in place, " if p.bytes_in_place else "")
+        + f"{format_size(p.bytes_reused)} already at the destination) in {p.elapsed:.1f}s, {format_size(rate)}/s; "
         f"{report.plan.skipped} unchanged, {report.plan.ignored} ignored, {p.objects_failed} failed"
     )
     if report.failures:
-        click.echo(f"{len(report.failures)} objects failed:", err=True)
+        click.echo(f"{count(len(report.failures), 'object')} failed:", err=True)
         for what, reason in report.failures:
             click.echo(f"  {what}: {reason}", err=True)
         click.echo(f"(recorded in the ledger at {report.state_path})", err=True)
@@ -228,11 +236,15 @@ def sync(src: str, dst: str, config_file: Path | None, dry_run: bool, yes: bool,
         if stats.to_copy == 0:
             return True
         _print_plan(stats, "to copy")
-        return click.confirm(f"Copy {stats.to_copy} objects to {dst}?", default=False)
+        return click.confirm(f"Copy {count(stats.to_copy, 'object')} to {dst}?", default=False)
 
     _install_stop_handler(run.cancel, "run the same command again to continue")
-    with ProgressRenderer(run.tracker):
-        report = run.run(confirm if interactive else None)
+    with contextlib.ExitStack() as progress:
+
+        def show_progress() -> None:  # after the question, so the display never draws over it
+            progress.enter_context(ProgressRenderer(run.tracker))
+
+        report = run.run(confirm if interactive else None, on_copy_start=show_progress)
     if report.declined:
         click.echo("nothing copied")
         return
@@ -301,9 +313,10 @@ def send(src: str | None, dst: str | None, config_file: Path | None, pairs_file:
     _configure_logging(settings)
     report = run_send(settings, bucket_pairs(settings, pairs_file, src, dst), force=force)
     for mapping, stats in report.stats:
-        click.echo(f"{mapping.describe()}: {stats.to_copy} jobs, {format_size(stats.bytes_to_copy)} "
+        click.echo(f"{mapping.describe()}: {count(stats.to_copy, 'job')}, {format_size(stats.bytes_to_copy)} "
                    f"(listed {stats.listed}, already there {stats.skipped}, ignored {stats.ignored})")
-    click.echo(f"sent {report.jobs} jobs, {format_size(report.bytes)}; largest object {format_size(report.largest)}; "
+    click.echo(f"sent {count(report.jobs, 'job')}, {format_size(report.bytes)}; "
+               f"largest object {format_size(report.largest)}; "
                f"a worker needs about {format_size(report.worker_memory)} for data in flight "
                f"({settings.workers} workers x {settings.threads} threads x part size, at most --max-memory)")
 
@@ -342,6 +355,23 @@ def work(config_file: Path | None, exit_when_idle: float | None, metrics_interva
         sys.exit(1)
 
 
+def _state_file_of(src: str, dst: str | None) -> Path:
+    """The state file ``sync SRC DST`` left in ./.s3migrate (found by its readable name)."""
+    from s3migrate.endpoints.location import S3Location
+    from s3migrate.sync import STATE_DIR, state_file_stem
+
+    if dst is None:
+        raise click.UsageError("status takes SRC and DST together (or --state, or --ledger)")
+    stem = state_file_stem(S3Location.parse(src), S3Location.parse(dst))
+    found = sorted(STATE_DIR.glob(f"{glob.escape(stem)}-*.db"))
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise click.UsageError(f"no state file of a sync {src} -> {dst} in ./.s3migrate")
+    raise click.UsageError(f"{len(found)} state files for {src} -> {dst} (other endpoints): pass --state with one "
+                           "of " + ", ".join(str(p) for p in found))
+
+
 def _only_state_file() -> Path:
     """The state file a ``sync`` in this directory left (``./.s3migrate/*.db``), when there is exactly one."""
     from s3migrate.sync import STATE_DIR
@@ -357,17 +387,21 @@ def _only_state_file() -> Path:
 
 
 @cli.command()
+@click.argument("src", required=False)
+@click.argument("dst", required=False)
 @click.option("--state", "state_file", type=click.Path(path_type=Path),
-              help="A sync state file (its ledger and queue). [default: the only one in ./.s3migrate]")
+              help="A sync state file (its ledger and queue). [default: the sync of SRC DST, or the only one in "
+                   "./.s3migrate]")
 @click.option("--ledger", help="sqlite:///PATH or dynamodb://TABLE (table_queue_name).")
 @click.option("--queue", help="Also show queue depth, in-flight and dead-letter counts.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--config", "config_file", type=click.Path(path_type=Path), help="Settings file.")
-def status(state_file: Path | None, ledger: str | None, queue: str | None, as_json: bool,
-           config_file: Path | None) -> None:
+def status(src: str | None, dst: str | None, state_file: Path | None, ledger: str | None, queue: str | None,
+           as_json: bool, config_file: Path | None) -> None:
     """Summarise the ledger: done / failed / in progress, retries, slowest objects, throughput.
 
-    Without options it reads the state file of the sync run from this directory."""
+    With SRC DST it reads the state file that `sync SRC DST` left in this directory; without options, the only
+    one there."""
     import json
 
     from s3migrate.ledger.open import open_ledger
@@ -379,7 +413,7 @@ def status(state_file: Path | None, ledger: str | None, queue: str | None, as_js
     if state_file is not None and ledger_url:
         raise click.UsageError("--state and --ledger name two ledgers: pass one of them")
     if not ledger_url:
-        state_file = state_file or _only_state_file()
+        state_file = state_file or (_state_file_of(src, dst) if src else _only_state_file())
         if not state_file.is_file():
             raise click.UsageError(f"no state file at {state_file}")
         ledger_url = f"sqlite:///{state_file.resolve()}"

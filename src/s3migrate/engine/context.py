@@ -21,6 +21,7 @@ class CopyContext:
     deadline: float = float("inf")  # time.monotonic() after which no new part starts
     on_bytes: Callable[[int], None] = lambda n: None  # bytes written to the destination
     on_reused: Callable[[int], None] = lambda n: None  # bytes found already at the destination
+    on_copied_in_place: Callable[[int], None] = lambda n: None  # bytes the destination copied itself (no transfer)
 
     def should_stop(self) -> bool:
         return self.cancelled.is_set() or time.monotonic() >= self.deadline

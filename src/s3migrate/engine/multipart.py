@@ -302,7 +302,9 @@ class MultipartCopy:
                     self.options.part_attempts,
                     self.ctx.cancelled,
                 )
-            if sent:
+            if sent and self.server_side:
+                self.ctx.on_copied_in_place(sent)
+            elif sent:
                 self.ctx.on_bytes(sent)
             else:
                 self.ctx.on_reused(part.size)

@@ -121,7 +121,7 @@ class ServerSideCopy:
         expected, copied = etag_digest(job.etag), object_md5({**response, "ETag": etag})
         if expected is not None and copied not in (None, expected) and self._source_etag_is_md5(job):
             raise IntegrityError(f"server-side copy: destination ETag {etag} != source ETag {job.etag}")
-        ctx.on_bytes(job.size)
+        ctx.on_copied_in_place(job.size)
         return CopyResult(etag=etag, size=job.size, bytes_sent=job.size,
                           version_id=response.get("CopySourceVersionId") or job.version_id)
 

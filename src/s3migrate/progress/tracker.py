@@ -23,6 +23,7 @@ class Snapshot:
     bytes_completed: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)
     messages_dead_lettered: int = 0  # messages no worker can use, moved to (or left for) the dead-letter queue
+    bytes_in_place: int = 0  # copied by the destination itself (server-side copy): nothing passed through here
 
     @property
     def objects_finished(self) -> int:
@@ -30,11 +31,13 @@ class Snapshot:
 
     @property
     def bytes_finished(self) -> int:
-        return self.bytes_sent + self.bytes_reused
+        return self.bytes_sent + self.bytes_reused + self.bytes_in_place
 
     @property
     def rate(self) -> float:
-        return self.bytes_sent / self.elapsed if self.elapsed > 0 else 0.0
+        """Bytes moved per second since the copying began (sent, or copied in place by the destination)."""
+        moved = self.bytes_sent + self.bytes_in_place
+        return moved / self.elapsed if self.elapsed > 0 else 0.0
 
     @property
     def eta(self) -> float | None:
@@ -58,6 +61,7 @@ class Tracker:
         self.bytes_completed = 0
         self.failures: list[tuple[str, str]] = []
         self.messages_dead_lettered = 0
+        self.bytes_in_place = 0
 
     def planned(self, objects: int, nbytes: int) -> None:
         with self._lock:
@@ -80,6 +84,16 @@ class Tracker:
         with self._lock:
             self.objects_done += 1
             self.bytes_completed += size
+
+    def copied_in_place(self, nbytes: int) -> None:
+        """Bytes the destination copied itself (CopyObject, UploadPartCopy)."""
+        with self._lock:
+            self.bytes_in_place += nbytes
+
+    def copying_started(self) -> None:
+        """Rate and ETA count from here (not from the planning or a question asked before)."""
+        with self._lock:
+            self._start = time.monotonic()
 
     def reused(self, nbytes: int) -> None:
         with self._lock:
@@ -121,4 +135,5 @@ class Tracker:
                 bytes_completed=self.bytes_completed,
                 failures=list(self.failures),
                 messages_dead_lettered=self.messages_dead_lettered,
+                bytes_in_place=self.bytes_in_place,
             )

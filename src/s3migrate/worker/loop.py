@@ -259,6 +259,7 @@ class Worker:
             deadline=time.monotonic() + self.settings.job_timeout,
             on_bytes=functools.partial(self.tracker.job_sent, job),
             on_reused=self.tracker.reused,
+            on_copied_in_place=self.tracker.copied_in_place,
         )
         try:
             result = self.copier.copy(ctx)
