@@ -29,6 +29,7 @@ from s3migrate.planner.ignore import IgnoreRules
 from s3migrate.planner.listing import ListedObject
 from s3migrate.planner.mapping import KeyMapping
 from s3migrate.planner.plan import Planner, PlanStats
+from s3migrate.planner.strategy import Action
 from s3migrate.progress.tracker import Snapshot, Tracker
 from s3migrate.queues.sqlite import SqliteQueue
 from s3migrate.sqlite_db import Database
@@ -138,13 +139,15 @@ class SyncRun:
         mapping = KeyMapping.folders(self.src.location, self.dst.location)
         return build_planner(self.settings, self.stores, mapping, self.ignore, ledger)
 
-    def dry_run(self) -> PlanStats:
+    def dry_run(self, planned: list[tuple[str, int, str]] | None = None) -> PlanStats:
+        """Plan only. ``planned`` collects every copy the plan makes: (relative key, size, reason)."""
         self.preflight()
         ledger = SqliteLedger(Database(self.state_path, create=False)) if self.state_path.exists() else None
         planner = self.planner(ledger)
         try:
-            for _ in planner.decisions():
-                pass
+            for decision in planner.decisions():
+                if planned is not None and decision.action is Action.COPY:
+                    planned.append((decision.src.key, decision.src.size, decision.reason))
         finally:
             if ledger is not None:
                 ledger.close()

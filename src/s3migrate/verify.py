@@ -171,6 +171,7 @@ class Verifier:
     deep: bool = False
     workers: int = 8
     key_filter: KeyFilter | None = None  # keys left out by the filters are not verified, on either side
+    one_way: bool = False  # objects only at the destination are not reported (nor fail the verification)
 
     def run(self) -> VerifyReport:
         m = self.mapping
@@ -189,7 +190,8 @@ class Verifier:
                 assert src is not None
                 items.append(Item(src.key, Verdict.MISSING, "not at the destination", src, None))
             elif src is None:
-                items.append(Item(dst.key, Verdict.EXTRA, "only at the destination", None, dst))
+                if not self.one_way:
+                    items.append(Item(dst.key, Verdict.EXTRA, "only at the destination", None, dst))
             else:
                 item = fingerprint_verdict(src, dst, self.ledger, f"{m.src_bucket}/{m.src_key(src.key)}",
                                            (m.dst_bucket, m.dst_key(src.key)))

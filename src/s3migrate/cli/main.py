@@ -9,6 +9,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import glob
+import json
 import logging
 import os
 import signal
@@ -23,7 +24,7 @@ import click
 
 from s3migrate import __version__
 from s3migrate.config import Settings, format_size, load_settings
-from s3migrate.errors import S3MigrateError
+from s3migrate.errors import ConfigError, S3MigrateError
 from s3migrate.planner.filters import rules_in_order
 from s3migrate.planner.plan import PlanStats
 from s3migrate.progress.emf import EmfReporter
@@ -162,12 +163,32 @@ def _say_if_nothing_matched(stats: PlanStats, src: str) -> None:
         click.echo(f"note: none of the {count(stats.listed, 'object')} under {src} passes the filters", err=True)
 
 
-def _configure_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=getattr(logging, settings.log_level),
-        format="%(asctime)s %(levelname)s %(message)s",
-        stream=sys.stderr,
-    )
+def output_options(func: Any) -> Any:
+    """How a command talks to scripts and to people (sync, send)."""
+    options = [
+        click.option("--json", "as_json", is_flag=True,
+                     help="Print one JSON document on stdout (no progress display, no other stdout lines)."),
+        click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors."),
+        click.option("--no-progress", is_flag=True, help="No progress display."),
+        click.option("--log-file", type=click.Path(path_type=Path), help="Write log records to this file (appended) "
+                                                                           "instead of stderr."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _configure_logging(settings: Settings, log_file: Path | None = None) -> None:
+    handler: logging.Handler
+    if log_file is not None:
+        try:
+            handler = logging.FileHandler(log_file, encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"--log-file {log_file}: {exc.strerror or exc}") from None
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logging.basicConfig(level=getattr(logging, settings.log_level), handlers=[handler])
     logging.getLogger("botocore").setLevel(logging.WARNING)
 
 
@@ -192,6 +213,11 @@ def _print_report(report: SyncReport, settings: Settings) -> None:
         + f"{format_size(p.bytes_reused)} already at the destination) in {p.elapsed:.1f}s, {format_size(rate)}/s; "
         f"{report.plan.skipped} unchanged, {report.plan.ignored} ignored, {p.objects_failed} failed"
     )
+    _print_failures(report)
+
+
+def _print_failures(report: SyncReport) -> None:
+    """Failed objects on stderr, whatever else is printed (even --quiet)."""
     if report.failures:
         click.echo(f"{count(len(report.failures), 'object')} failed:", err=True)
         for what, reason in report.failures:
@@ -214,23 +240,37 @@ def _print_report(report: SyncReport, settings: Settings) -> None:
                    "(keys the filters leave out are kept). Recorded in the state file.")
 @click.option("--max-delete", type=int, help="With --delete: delete nothing, and fail, when more than N would go.")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask before copying (it asks only on a terminal).")
-def sync(src: str, dst: str, config_file: Path | None, dry_run: bool, yes: bool, **params: Any) -> None:
+@output_options
+def sync(src: str, dst: str, config_file: Path | None, dry_run: bool, yes: bool, as_json: bool, quiet: bool,
+         no_progress: bool, log_file: Path | None, **params: Any) -> None:
     """Copy every object under SRC that is missing or different under DST.
 
     SRC and DST are s3://BUCKET[/PREFIX]; s3://a/data s3://b/copy copies data/x to copy/x.
     Interrupt it at any moment and run the same command again: it continues where it stopped.
     """
     settings = _settings(params, config_file)
-    _configure_logging(settings)
+    _configure_logging(settings, log_file)
     run = SyncRun(settings, src, dst)
+    talk = not (as_json or quiet)
     if dry_run:
-        stats = run.dry_run()
-        _print_plan(stats, "would copy")
-        if settings.delete:
-            _print_extras(run.extras(), dst, settings.max_delete)
-        _say_if_nothing_matched(stats, src)
+        planned: list[tuple[str, int, str]] = []
+        stats = run.dry_run(planned if as_json else None)
+        extras = run.extras() if settings.delete else []
+        if as_json:
+            click.echo(json.dumps({
+                "dry_run": True, "to_copy": stats.to_copy, "bytes": stats.bytes_to_copy, "listed": stats.listed,
+                "skipped": stats.skipped, "ignored": stats.ignored, "filtered": stats.filtered,
+                "planned": [{"key": key, "size": size, "reason": reason} for key, size, reason in planned],
+                "would_delete": [{"key": o.key, "size": o.size} for o in extras],
+            }, indent=2))
+        elif talk:
+            _print_plan(stats, "would copy")
+            if settings.delete:
+                _print_extras(extras, dst, settings.max_delete)
+        if not quiet:
+            _say_if_nothing_matched(stats, src)
         return
-    interactive = sys.stdin.isatty() and sys.stdout.isatty() and not yes
+    interactive = talk and sys.stdin.isatty() and sys.stdout.isatty() and not yes
 
     def confirm(stats: PlanStats) -> bool:
         if stats.to_copy == 0:
@@ -242,18 +282,41 @@ def sync(src: str, dst: str, config_file: Path | None, dry_run: bool, yes: bool,
     with contextlib.ExitStack() as progress:
 
         def show_progress() -> None:  # after the question, so the display never draws over it
-            progress.enter_context(ProgressRenderer(run.tracker))
+            if talk and not no_progress:
+                progress.enter_context(ProgressRenderer(run.tracker))
 
         report = run.run(confirm if interactive else None, on_copy_start=show_progress)
     if report.declined:
         click.echo("nothing copied")
         return
-    _print_report(report, settings)
-    _print_mirror(report, dst)
-    _say_if_nothing_matched(report.plan, src)
+    if as_json:
+        click.echo(json.dumps(_sync_document(report), indent=2))
+    else:
+        if talk:
+            _print_report(report, settings)
+            _print_mirror(report, dst)
+            _say_if_nothing_matched(report.plan, src)
+        else:
+            _print_failures(report)
     if report.interrupted:
         click.echo("interrupted: run the same command again to continue", err=True)
     sys.exit(report.exit_code)
+
+
+def _sync_document(report: SyncReport) -> dict[str, Any]:
+    """What `sync --json` prints: what was copied, skipped, failed (with reasons) and deleted."""
+    p, mirror = report.progress, report.mirror
+    return {
+        "copied": p.objects_done, "bytes": p.bytes_sent + p.bytes_in_place, "bytes_sent": p.bytes_sent,
+        "bytes_copied_in_place": p.bytes_in_place, "bytes_already_there": p.bytes_reused,
+        "skipped": report.plan.skipped, "ignored": report.plan.ignored, "filtered": report.plan.filtered,
+        "failed": [{"object": what, "reason": reason} for what, reason in report.failures],
+        "deleted": list(mirror.deleted) if mirror else [],
+        "delete_failed": [{"key": key, "reason": reason} for key, reason in mirror.failed] if mirror else [],
+        "delete_refused": (mirror.refused if mirror else None) or report.mirror_skipped,
+        "interrupted": report.interrupted, "exit_code": report.exit_code, "seconds": round(p.elapsed, 3),
+        "state_file": str(report.state_path) if report.state_path else None,
+    }
 
 
 def cluster_options(func: Any) -> Any:
@@ -299,8 +362,9 @@ def _install_stop_handler(cancel: Any, what: str) -> None:
 @click.option("--clean-unfinished-upload", is_flag=True, default=None,
               help="Abort unfinished multipart uploads under each destination prefix first.")
 @click.option("--force", is_flag=True, help="Send even though the queue still has jobs.")
+@output_options
 def send(src: str | None, dst: str | None, config_file: Path | None, pairs_file: Path | None, force: bool,
-         **params: Any) -> None:
+         as_json: bool, quiet: bool, no_progress: bool, log_file: Path | None, **params: Any) -> None:
     """The jobsender: compare each bucket pair and put one job per missing object on the queue.
 
     Bucket pairs (--pairs or ssm_parameter_bucket) keep the original layout: the destination key is
@@ -310,8 +374,20 @@ def send(src: str | None, dst: str | None, config_file: Path | None, pairs_file:
     from s3migrate.wiring import bucket_pairs
 
     settings = _settings(params, config_file)
-    _configure_logging(settings)
+    _configure_logging(settings, log_file)
     report = run_send(settings, bucket_pairs(settings, pairs_file, src, dst), force=force)
+    if as_json:
+        click.echo(json.dumps({
+            "jobs": report.jobs, "bytes": report.bytes, "largest": report.largest,
+            "worker_memory": report.worker_memory, "stopped": report.stopped,
+            "pairs": [{"source": f"s3://{m.src_bucket}/{m.src_list_prefix}",
+                       "destination": f"s3://{m.dst_bucket}/{m.dst_list_prefix}", "jobs": st.to_copy,
+                       "bytes": st.bytes_to_copy, "listed": st.listed, "skipped": st.skipped,
+                       "ignored": st.ignored, "filtered": st.filtered} for m, st in report.stats],
+        }, indent=2))
+        return
+    if quiet:
+        return
     for mapping, stats in report.stats:
         click.echo(f"{mapping.describe()}: {count(stats.to_copy, 'job')}, {format_size(stats.bytes_to_copy)} "
                    f"(listed {stats.listed}, already there {stats.skipped}, ignored {stats.ignored})")
@@ -402,7 +478,6 @@ def status(src: str | None, dst: str | None, state_file: Path | None, ledger: st
 
     With SRC DST it reads the state file that `sync SRC DST` left in this directory; without options, the only
     one there."""
-    import json
 
     from s3migrate.ledger.open import open_ledger
     from s3migrate.queues.open import open_queue
@@ -462,14 +537,15 @@ def status(src: str | None, dst: str | None, state_file: Path | None, ledger: st
               help="Ledger of the sync that made the copy (default: the sync's default state file, if any).")
 @click.option("--ledger", "ledger_url", help="Or a cluster ledger: sqlite:///PATH or dynamodb://TABLE.")
 @click.option("--deep", is_flag=True, help="Read both sides and hash them (settles every unproven object).")
+@click.option("--one-way", is_flag=True,
+              help="Ignore objects only at the destination (a prefix that also holds other things).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def verify(src: str, dst: str, config_file: Path | None, state: Path | None, ledger_url: str | None, deep: bool,
-           as_json: bool, **params: Any) -> None:
+           one_way: bool, as_json: bool, **params: Any) -> None:
     """Prove that every object under SRC is at DST with the same content.
 
     Exit 0 only when every object is proven equal; missing, different, extra and unproven objects are listed.
     """
-    import json
 
     from s3migrate.endpoints.client import make_s3_client
     from s3migrate.ledger.open import open_ledger
@@ -495,7 +571,7 @@ def verify(src: str, dst: str, config_file: Path | None, state: Path | None, led
     verifier = Verifier(
         make_s3_client(src_ep, max_pool_connections=pool), make_s3_client(dst_ep, max_pool_connections=pool),
         KeyMapping.folders(src_ep.location, dst_ep.location), ledger, deep=deep, workers=settings.workers,
-        key_filter=key_filter(settings),
+        key_filter=key_filter(settings), one_way=one_way,
     )
     try:
         report = verifier.run()
