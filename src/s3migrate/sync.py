@@ -28,7 +28,7 @@ from s3migrate.mirror import MirrorReport, delete_keys, destination_extras
 from s3migrate.planner.ignore import IgnoreRules
 from s3migrate.planner.listing import ListedObject
 from s3migrate.planner.mapping import KeyMapping
-from s3migrate.planner.plan import Planner, PlanStats
+from s3migrate.planner.plan import Planner, PlanStats, SingleObjectPlan
 from s3migrate.planner.strategy import Action
 from s3migrate.progress.tracker import Snapshot, Tracker
 from s3migrate.queues.sqlite import SqliteQueue
@@ -118,8 +118,11 @@ def exclusive(path: Path) -> Iterator[None]:
 class SyncRun:
     """One ``sync`` invocation. Build it, then call :meth:`dry_run` or :meth:`run`."""
 
-    def __init__(self, settings: Settings, src_url: str, dst_url: str) -> None:
+    def __init__(self, settings: Settings, src_url: str, dst_url: str, *,
+                 single: tuple[str, str] | None = None) -> None:
+        """``single``: (source key, destination key) of ``cp``, one object under the SRC and DST folders."""
         self.settings = settings
+        self.single = single
         self.src, self.dst = folder_endpoints(settings, src_url, dst_url)
         self.ignore = IgnoreRules.from_file(settings.ignore_file) if settings.ignore_file else IgnoreRules()
         self.state_path = settings.state or default_state_path(self.src, self.dst)
@@ -135,9 +138,22 @@ class SyncRun:
     def preflight(self) -> None:
         check_both_listable(self.src, self.dst)
 
-    def planner(self, ledger: Ledger | None = None) -> Planner:
+    def planner(self, ledger: Ledger | None = None) -> Planner | SingleObjectPlan:
+        if self.single is not None:
+            return SingleObjectPlan(self.src_client, self.src.bucket, self.single[0], self.dst.bucket, self.single[1])
         mapping = KeyMapping.folders(self.src.location, self.dst.location)
         return build_planner(self.settings, self.stores, mapping, self.ignore, ledger)
+
+    def source_is_an_object(self) -> bool:
+        """Whether SRC, taken as a folder, is really one object's key (then ``cp`` is what was meant)."""
+        key = self.src.location.prefix.rstrip("/")
+        if not key:
+            return False
+        try:
+            self.src_client.head_object(Bucket=self.src.bucket, Key=key)
+        except Exception:
+            return False
+        return True
 
     def dry_run(self, planned: list[tuple[str, int, str]] | None = None) -> PlanStats:
         """Plan only. ``planned`` collects every copy the plan makes: (relative key, size, reason)."""

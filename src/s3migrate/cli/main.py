@@ -24,6 +24,7 @@ import click
 
 from s3migrate import __version__
 from s3migrate.config import Settings, format_size, load_settings
+from s3migrate.endpoints.location import S3Location
 from s3migrate.errors import ConfigError, S3MigrateError
 from s3migrate.planner.filters import rules_in_order
 from s3migrate.planner.plan import PlanStats
@@ -155,9 +156,11 @@ def _print_mirror(report: SyncReport, dst: str) -> None:
         click.echo(f"  could not delete {key}: {reason}", err=True)
 
 
-def _say_if_nothing_matched(stats: PlanStats, src: str) -> None:
+def _say_if_nothing_matched(stats: PlanStats, src: str, run: SyncRun | None = None) -> None:
     """A SRC under which nothing is listed, or nothing passes the filters, is said on stderr (not an error)."""
-    if stats.listed == 0:
+    if stats.listed == 0 and run is not None and run.source_is_an_object():
+        click.echo(f"note: {src} is an object, not a folder: copy it with s3migrate cp {src} DST", err=True)
+    elif stats.listed == 0:
         click.echo(f"note: nothing is listed under {src}", err=True)
     elif stats.filtered and stats.filtered + stats.ignored == stats.listed:
         click.echo(f"note: none of the {count(stats.listed, 'object')} under {src} passes the filters", err=True)
@@ -268,7 +271,7 @@ def sync(src: str, dst: str, config_file: Path | None, dry_run: bool, yes: bool,
             if settings.delete:
                 _print_extras(extras, dst, settings.max_delete)
         if not quiet:
-            _say_if_nothing_matched(stats, src)
+            _say_if_nothing_matched(stats, src, run)
         return
     interactive = talk and sys.stdin.isatty() and sys.stdout.isatty() and not yes
 
@@ -295,7 +298,7 @@ def sync(src: str, dst: str, config_file: Path | None, dry_run: bool, yes: bool,
         if talk:
             _print_report(report, settings)
             _print_mirror(report, dst)
-            _say_if_nothing_matched(report.plan, src)
+            _say_if_nothing_matched(report.plan, src, run)
         else:
             _print_failures(report)
     if report.interrupted:
@@ -317,6 +320,69 @@ def _sync_document(report: SyncReport) -> dict[str, Any]:
         "interrupted": report.interrupted, "exit_code": report.exit_code, "seconds": round(p.elapsed, 3),
         "state_file": str(report.state_path) if report.state_path else None,
     }
+
+
+def split_object_url(url: str) -> tuple[str, str]:
+    """``s3://bucket/dir/name`` -> (``s3://bucket/dir/``, ``dir/name``); the folder for endpoints, the key."""
+    if not url.startswith("s3://") or "/" not in url[len("s3://"):]:
+        raise click.UsageError(f"{url!r} names no object (expected s3://BUCKET/KEY)")
+    bucket, _, key = url[len("s3://"):].partition("/")
+    folder = key.rsplit("/", 1)[0] + "/" if "/" in key else ""
+    return f"s3://{bucket}/{folder}", key
+
+
+@cli.command()
+@click.argument("src")
+@click.argument("dst")
+@transfer_options
+@click.option("--state", type=click.Path(path_type=Path),
+              help="The embedded state file (SQLite queue + ledger). [default: ./.s3migrate/SRC--DST-HASH.db]")
+@click.option("--dry-run", is_flag=True, help="Print what would be copied, copy nothing.")
+@output_options
+def cp(src: str, dst: str, config_file: Path | None, dry_run: bool, as_json: bool, quiet: bool, no_progress: bool,
+       log_file: Path | None, **params: Any) -> None:
+    """Copy one object: SRC is s3://BUCKET/KEY; a DST ending in / keeps the name.
+
+    The same engine as sync: large objects resume from their parts when run again, every byte is checked."""
+    settings = _settings(params, config_file)
+    _configure_logging(settings, log_file)
+    src_folder, src_key = split_object_url(src)
+    if src_key.endswith("/"):
+        raise click.UsageError(f"{src} ends in /: it is a folder; copy folders with s3migrate sync")
+    if dst.endswith("/") or dst.count("/") < 3:  # a folder (or a bucket): the object keeps its name
+        dst_folder = dst if dst.endswith("/") else dst + "/"
+        dst_key = S3Location.parse(dst_folder).prefix + src_key.rsplit("/", 1)[-1]
+    else:
+        dst_folder, dst_key = split_object_url(dst)
+    run = SyncRun(settings, src_folder, dst_folder, single=(src_key, dst_key))
+    target = f"s3://{run.dst.bucket}/{dst_key}"
+    if dry_run:
+        stats = run.dry_run()
+        if as_json:
+            click.echo(json.dumps({"dry_run": True, "source": src, "destination": target,
+                                   "bytes": stats.bytes_to_copy}, indent=2))
+        elif not quiet:
+            click.echo(f"would copy {src} ({format_size(stats.bytes_to_copy)}) to {target}")
+        return
+    _install_stop_handler(run.cancel, "run the same command again to continue")
+    with contextlib.ExitStack() as progress:
+
+        def show_progress() -> None:
+            if not (as_json or quiet or no_progress):
+                progress.enter_context(ProgressRenderer(run.tracker))
+
+        report = run.run(None, on_copy_start=show_progress)
+    if as_json:
+        click.echo(json.dumps({**_sync_document(report), "source": src, "destination": target}, indent=2))
+    elif not quiet and not report.failures:
+        p = report.progress
+        how = "copied in place" if p.bytes_in_place else f"{format_size(p.bytes_sent)} sent"
+        click.echo(f"copied {src} to {target} ({how}) in {p.elapsed:.1f}s")
+    if not as_json:
+        _print_failures(report)
+    if report.interrupted:
+        click.echo("interrupted: run the same command again to continue", err=True)
+    sys.exit(report.exit_code)
 
 
 def cluster_options(func: Any) -> Any:

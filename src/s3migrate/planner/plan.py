@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from s3migrate.endpoints.failures import http_status, names_missing_object, translate_endpoint_error
+from s3migrate.errors import EndpointError
 from s3migrate.jobs.job import Job
 from s3migrate.planner.filters import KeyFilter
 from s3migrate.planner.ignore import IgnoreRules
@@ -134,3 +135,36 @@ class Planner:
             version_id=src.version_id,
             etag=src.etag,
         )
+
+
+@dataclass
+class SingleObjectPlan:
+    """The plan of ``cp``: one named source object to one destination key, always copied (as ``aws s3 cp``)
+    through the same SEND and WORK as ``sync`` (resumable, verified). A missing source is one line, exit 2."""
+
+    src_client: Any
+    src_bucket: str
+    src_key: str
+    dst_bucket: str
+    dst_key: str
+    stats: PlanStats = field(default_factory=PlanStats)
+
+    def decisions(self) -> Iterator[Decision]:
+        where = f"source s3://{self.src_bucket}/{self.src_key}"
+        try:
+            head = self.src_client.head_object(Bucket=self.src_bucket, Key=self.src_key)
+        except Exception as exc:
+            if names_missing_object(exc) or http_status(exc) == 404:
+                raise EndpointError(f"{where}: no such object") from None
+            raise translate_endpoint_error(exc, where) from None
+        src = ListedObject(self.src_key, int(head.get("ContentLength", 0)), head.get("ETag"),
+                           last_modified=iso_text(head.get("LastModified")))
+        decision = Decision(Action.COPY, "named on the command line", src, None)
+        self.stats.listed += 1
+        self.stats.add(decision, keep_examples=1)
+        yield decision
+
+    def jobs(self) -> Iterator[Job]:
+        for decision in self.decisions():
+            yield Job(self.src_bucket, self.src_key, self.dst_bucket, self.dst_key, decision.src.size,
+                      etag=decision.src.etag)
