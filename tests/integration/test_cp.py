@@ -4,21 +4,15 @@ pointed at an object says to use cp."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import Account
 from tests.integration.helpers import MIB, endpoint_args, keys, no_traceback, put, read, run_cli
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def env(accounts: tuple[Account, Account], aws_profiles: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.chdir(tmp_path)
-    return accounts
 
 
 def test_cp_one_object_to_a_name_and_into_a_folder(env: Any, buckets: tuple[str, str]) -> None:

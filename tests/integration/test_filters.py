@@ -9,16 +9,11 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Account
 from tests.integration.helpers import endpoint_args, keys, put, run_cli
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def env(accounts: tuple[Account, Account], aws_profiles: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.chdir(tmp_path)
-    return accounts
 
 
 def test_sync_and_verify_with_ordered_rules_sizes_and_a_key_list(env: Any, buckets: tuple[str, str],

@@ -16,10 +16,6 @@ from tests.support.faultproxy import FaultProxy, Rule
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def env(accounts: tuple[Account, Account], aws_profiles: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.chdir(tmp_path)
-    return accounts
 
 
 def seed(a: Account, b: Account, src_bucket: str, dst_bucket: str) -> None:

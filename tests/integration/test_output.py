@@ -9,16 +9,11 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Account
 from tests.integration.helpers import endpoint_args, put, run_cli
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def env(accounts: tuple[Account, Account], aws_profiles: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.chdir(tmp_path)
-    return accounts
 
 
 def test_sync_json_dry_run_and_run(env: Any, buckets: tuple[str, str], tmp_path: Path) -> None:

@@ -31,10 +31,6 @@ DATASET: dict[str, int] = {
 }
 
 
-@pytest.fixture
-def env(accounts: tuple[Account, Account], aws_profiles: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.chdir(tmp_path)
-    return accounts
 
 
 def sync_args(accounts: tuple[Account, Account], src: str, dst: str, *extra: str) -> list[str]:

@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import Account
 from tests.integration.helpers import MIB, deterministic_bytes, endpoint_args, put, run_cli
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def env(accounts: tuple[Account, Account], aws_profiles: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.chdir(tmp_path)
-    return accounts
 
 
 def multipart_put(client: Any, bucket: str, key: str, data: bytes, part: int) -> None:
