@@ -104,12 +104,13 @@ class Planner:
 
     def decisions(self) -> Iterator[Decision]:
         m = self.mapping
+        key_filter = self.key_filter if self.key_filter else None  # an empty filter costs nothing per object
         for src, dst in self.pairs():
             self.stats.listed += 1
             if self.ignore and self.ignore.ignores(m.src_bucket, m.src_key(src.key)):
                 self.stats.ignored += 1
                 continue
-            if self.key_filter and self.key_filter.excludes(src) is not None:
+            if key_filter is not None and key_filter.excludes(src) is not None:
                 self.stats.filtered += 1
                 continue
             if m.reshapes(src.key):  # the listing paired it with the verbatim key: look at its own destination
