@@ -338,10 +338,19 @@ def _normalise(key: str, value: Any, *, source: str) -> tuple[str, Any] | None:
         if field == "job_timeout" and isinstance(value, str):
             return field, float(value.strip())
     except ValueError as exc:
-        raise ConfigError(f"{key} in {source}: not a number: {value!r}") from exc
+        raise ConfigError(f"{_as_written(key, value, source)}: not a number") from exc
     except ConfigError as exc:
-        raise ConfigError(f"{key} in {source}: {exc}") from exc
+        raise ConfigError(f"{_as_written(key, value, source)}: {exc}") from exc
     return field, value
+
+
+def _as_written(key: str, value: Any, source: str) -> str:
+    """Where a value came from, as the user wrote it: ``--min-age soon``, ``ChunkSize = 1 in FILE``."""
+    if source.startswith("--"):
+        return f"{source} {value}"
+    if source.startswith("environment variable"):
+        return f"{source}={value}"
+    return f"{key} = {value} in {source}"
 
 
 def read_config_file(path: Path) -> dict[str, Any]:

@@ -119,3 +119,14 @@ def test_a_bad_value_is_reported_as_the_user_wrote_it_with_sizes_in_units(tmp_pa
         load_settings({"chunk_size": "1KiB"}, None, {})
     with pytest.raises(ConfigError, match=r"^environment variable MaxThread=0: "):
         load_settings({}, None, {"MaxThread": "0"})
+
+
+def test_values_that_do_not_parse_are_named_as_written(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"^--min-age soon: not a duration"):
+        load_settings({"min_age": "soon"}, None, {})
+    with pytest.raises(ConfigError, match=r"^environment variable MaxThread=lots: not a number$"):
+        load_settings({}, None, {"MaxThread": "lots"})
+    path = tmp_path / "c.ini"
+    path.write_text("ChunkSize = big\n")
+    with pytest.raises(ConfigError, match=r"^ChunkSize = big in .*c\.ini: not a size"):
+        load_settings({}, path, {})
