@@ -21,7 +21,7 @@ from typing import IO, Any
 from s3migrate.config import Settings
 from s3migrate.endpoints.client import Endpoint
 from s3migrate.endpoints.location import S3Location
-from s3migrate.errors import EndpointError, StateError
+from s3migrate.errors import ConfigError, EndpointError, StateError
 from s3migrate.ledger.base import Ledger
 from s3migrate.ledger.sqlite import SqliteLedger
 from s3migrate.mirror import MirrorReport, delete_keys, destination_extras
@@ -132,8 +132,12 @@ class SyncRun:
         self._queue: SqliteQueue | None = None
         self.stores = open_stores(settings, self.src, self.dst)
         self.src_client, self.dst_client = self.stores.src_client, self.stores.dst_client
-        if self.stores.same_service:
+        if self.stores.same_service and single is None:
             KeyMapping.folders(self.src.location, self.dst.location).check_not_inside_source(self.ignore)
+        elif self.stores.same_service and single is not None and self.src.bucket == self.dst.bucket \
+                and single[0] == single[1]:
+            raise ConfigError(f"the source and the destination are the same object (s3://{self.src.bucket}/"
+                              f"{single[0]})")
 
     def preflight(self) -> None:
         check_both_listable(self.src, self.dst)

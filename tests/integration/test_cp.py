@@ -48,3 +48,16 @@ def test_sync_pointed_at_an_object_says_to_use_cp(env: Any, buckets: tuple[str, 
     result = run_cli("sync", f"s3://{src_bucket}/dir/one.txt", f"s3://{dst_bucket}/x",
                      *endpoint_args(a.endpoint, b.endpoint), "-y")
     assert result.returncode == 0 and "is an object, not a folder" in result.stderr and "s3migrate cp" in result.stderr
+
+
+def test_cp_within_one_folder_of_one_bucket(env: Any, buckets: tuple[str, str]) -> None:
+    """A copy beside the original (same bucket, same folder) is fine; onto itself it is refused."""
+    a, _ = env
+    src_bucket, _ = buckets
+    data = put(a.client(), src_bucket, "dir/k.txt", 50)
+    same = ["--from-profile", "src", "--to-profile", "src", "--from-endpoint", a.endpoint, "--to-endpoint", a.endpoint]
+    beside = run_cli("cp", f"s3://{src_bucket}/dir/k.txt", f"s3://{src_bucket}/dir/k2.txt", *same)
+    assert beside.returncode == 0, beside.stderr
+    assert read(a.client(), src_bucket, "dir/k2.txt") == data
+    onto_itself = run_cli("cp", f"s3://{src_bucket}/dir/k.txt", f"s3://{src_bucket}/dir/k.txt", *same)
+    assert onto_itself.returncode == 2 and "the same object" in onto_itself.stderr and no_traceback(onto_itself)
