@@ -441,6 +441,8 @@ def send(src: str | None, dst: str | None, config_file: Path | None, pairs_file:
 
     settings = _settings(params, config_file)
     _configure_logging(settings, log_file)
+    if settings.delete:
+        click.echo("note: delete (mirror) applies to sync only; send queues copies and deletes nothing", err=True)
     report = run_send(settings, bucket_pairs(settings, pairs_file, src, dst), force=force)
     if as_json:
         click.echo(json.dumps({
