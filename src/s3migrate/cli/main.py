@@ -214,7 +214,9 @@ def _print_report(report: SyncReport, settings: Settings) -> None:
         f"copied {count(p.objects_done, 'object')} ({format_size(p.bytes_sent)} sent, "
         + (f"{format_size(p.bytes_in_place)} copied in place, " if p.bytes_in_place else "")
         + f"{format_size(p.bytes_reused)} already at the destination) in {p.elapsed:.1f}s, {format_size(rate)}/s; "
-        f"{report.plan.skipped} unchanged, {report.plan.ignored} ignored, {p.objects_failed} failed"
+        f"{report.plan.skipped} unchanged, {report.plan.ignored} ignored, "
+        + (f"{report.plan.filtered} filtered out, " if report.plan.filtered else "")
+        + f"{p.objects_failed} failed"
     )
     _print_failures(report)
 
