@@ -20,7 +20,7 @@ from s3migrate.endpoints.failures import error_code, is_service_error, translate
 from s3migrate.endpoints.lean import StreamedBody, finish_body
 from s3migrate.engine.budget import ByteBudget
 from s3migrate.engine.context import CopyContext, CopyResult
-from s3migrate.engine.digest import content_md5, etag_is_md5, md5_digest, object_md5, strip_etag
+from s3migrate.engine.digest import content_md5, etag_digest, etag_is_md5, md5_digest, object_md5, strip_etag
 from s3migrate.engine.options import TransferOptions
 from s3migrate.engine.retry import with_retries
 from s3migrate.engine.source import (
@@ -86,7 +86,7 @@ def copy_single(src: Any, dst: Any, ctx: CopyContext, options: TransferOptions, 
     can_stream = options.check_source_etag and dst.abilities.streamed_put
 
     def attempt() -> CopyResult:
-        if can_stream and etag_digest_of(job) is not None:
+        if can_stream and etag_digest(job.etag) is not None:
             streamed = _copy_streamed(src, dst, ctx, options, budget, pin)
             if streamed is not None:
                 return streamed
@@ -94,8 +94,7 @@ def copy_single(src: Any, dst: Any, ctx: CopyContext, options: TransferOptions, 
         if taken < 0:
             raise JobInterrupted("stopped before the copy started", timeout=False)
         try:
-            data, response = read_range(src, job, pin, None, None, with_checksum=True)
-            check_source_length(job, len(data))
+            data, response = read_range(src, job, pin, None, job.size, with_checksum=True)
             digest = md5_digest(data)
             check_source_md5(job, response, digest, options)
             args = _put_args(ctx, options, response, data, digest, _tags(src, ctx, options, pin, response))
@@ -112,11 +111,6 @@ def copy_single(src: Any, dst: Any, ctx: CopyContext, options: TransferOptions, 
             budget.release(taken)
 
     return with_retries(attempt, options.part_attempts, ctx.cancelled)
-
-
-def etag_digest_of(job: Job) -> bytes | None:
-    """The MD5 in the job's pinned ETag, if it looks like one (the GET's headers decide for sure)."""
-    return object_md5({"ETag": job.etag}) if job.etag else None
 
 
 def _tags(src: Any, ctx: CopyContext, options: TransferOptions, pin: SourcePin,

@@ -171,5 +171,5 @@ def read_range(
         raise source_error(exc, "source GET", pin) from None
     check_source_etag(response, pin)
     if expected is not None and len(data) != expected:
-        raise TransferError(f"source GET returned {len(data)} bytes, expected {expected}")
+        raise TransferError(f"source GET answered {len(data)} bytes where {expected} were expected; not written")
     return data, response
