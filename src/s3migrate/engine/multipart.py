@@ -75,15 +75,13 @@ class MultipartCopy:
         self.algorithm: str | None = None  # the additional checksum carried from the source, if any
         self.checksum: Callable[[bytes], str] | None = None
         self.part_checksums: dict[int, str] = {}
-        # Whether the destination makes part ETags MD5s: not under SSE-KMS, DSSE-KMS or SSE-C (learnt from the
-        # headers of CreateMultipartUpload and UploadPart; ListParts does not say). None: not known yet.
-        self.md5_etags: bool | None = None
+        # Set once the destination shows SSE-KMS, DSSE-KMS or SSE-C (in the headers of CreateMultipartUpload or
+        # UploadPart; ListParts does not say): its part and object ETags are then not MD5s.
+        self.opaque_etags = False
 
     def _learn_encryption(self, response: dict[str, Any]) -> None:
         if not etag_is_md5(response):
-            self.md5_etags = False
-        elif self.md5_etags is None and response.get("ETag"):
-            self.md5_etags = True
+            self.opaque_etags = True
 
     # -- entry point -------------------------------------------------------------------------------------
 
@@ -380,7 +378,7 @@ class MultipartCopy:
                 raise TransferError(f"part {number} is not at the destination after it was sent")
             if not layout.fits(number, int(part["Size"])):
                 raise IntegrityError(f"part {number} has {part['Size']} bytes at the destination")
-            stored = etag_digest(part.get("ETag")) if self.md5_etags is not False else None
+            stored = None if self.opaque_etags else etag_digest(part.get("ETag"))
             if stored is not None and digests[number] and stored != digests[number]:
                 raise IntegrityError(f"part {number} at the destination is not the part that was sent")
             entry = {"PartNumber": number, "ETag": part["ETag"]}
@@ -399,7 +397,7 @@ class MultipartCopy:
         etag = str(response.get("ETag", ""))
         if self.server_side:  # no byte passed through here: the part sizes were checked, the pin held each read
             return etag
-        if self.md5_etags is False or not etag_is_md5(response):
+        if self.opaque_etags or not etag_is_md5(response):
             return etag  # SSE-KMS, DSSE or SSE-C: the ETag is no MD5; Content-MD5 on every part carried the check
         expected = multipart_etag([digests[n] for n in range(1, layout.count + 1)])
         if "-" in strip_etag(etag) and strip_etag(etag) != expected:
