@@ -142,24 +142,18 @@ class _Update:
         self.adds.append(f"{self._name(attr)} {self._value(value)}")
         return self
 
-    def condition(self, text: str, **values: Any) -> str:
-        """A condition expression; ``{attr}`` and ``:name`` placeholders are filled in."""
+    def condition(self, text: str, *, raw: bool = False, **values: Any) -> str:
+        """A condition expression; ``{attr}`` and ``:name`` placeholders are filled in. ``raw``: the values are
+        DynamoDB AttributeValues as read (of any type), not Python values to serialise."""
         for key, value in values.items():
             if key.startswith("attr_"):
                 text = text.replace("{" + key + "}", self._name(value))
-            else:
-                text = text.replace(":" + key, self._value(value))
-        return text
-
-    def condition_raw(self, text: str, **values: Any) -> str:
-        """A condition whose ``:name`` values are DynamoDB AttributeValues as read (any type)."""
-        for key, value in values.items():
-            if key.startswith("attr_"):
-                text = text.replace("{" + key + "}", self._name(value))
-            else:
+            elif raw:
                 placeholder = f":v{len(self.values)}"
                 self.values[placeholder] = value
                 text = text.replace(":" + key, placeholder)
+            else:
+                text = text.replace(":" + key, self._value(value))
         return text
 
     def expression(self) -> str:
@@ -273,7 +267,7 @@ class DynamoLedger:
                     log.warning("ledger item %s: tryTimes is not a number (%s); counting again from 1",
                                 job.ledger_key, seen)
                     update.set(S.TRY_TIMES, 1)
-                condition = update.condition_raw("{attr_t} = :seen", attr_t=S.TRY_TIMES, seen=seen)
+                condition = update.condition("{attr_t} = :seen", raw=True, attr_t=S.TRY_TIMES, seen=seen)
             if self._update_checked(job.ledger_key, update, condition):
                 return Claim(ClaimResult.CLAIMED, self.get(job.ledger_key))
         record = self.get(job.ledger_key)
