@@ -49,14 +49,15 @@ class PlanStats:
             self.skipped += 1
 
 
-def head_destination(client: Any, bucket: str, key: str) -> ListedObject | None:
-    """The destination object at ``key`` as a listing would show it, or None when there is none."""
+def head_listed(client: Any, bucket: str, key: str, where: str) -> ListedObject | None:
+    """One object as a listing would show it (key, size, ETag, storage class, LastModified), from a HEAD; None
+    when it does not exist."""
     try:
         head = client.head_object(Bucket=bucket, Key=key)
     except Exception as exc:
         if names_missing_object(exc) or http_status(exc) == 404:
             return None
-        raise translate_endpoint_error(exc, f"destination s3://{bucket}/{key}") from None
+        raise translate_endpoint_error(exc, where) from None
     return ListedObject(key, int(head.get("ContentLength", 0)), head.get("ETag"), None,
                         head.get("StorageClass"), iso_text(head.get("LastModified")))
 
@@ -114,7 +115,8 @@ class Planner:
                 self.stats.filtered += 1
                 continue
             if m.reshapes(src.key):  # the listing paired it with the verbatim key: look at its own destination
-                dst = head_destination(self.dst_client, m.dst_bucket, m.dst_key(src.key))
+                dst_key = m.dst_key(src.key)
+                dst = head_listed(self.dst_client, m.dst_bucket, dst_key, f"destination s3://{m.dst_bucket}/{dst_key}")
             decision = self.strategy.decide(src, dst)
             self.stats.add(decision, self.keep_examples)
             yield decision
@@ -152,14 +154,9 @@ class SingleObjectPlan:
 
     def decisions(self) -> Iterator[Decision]:
         where = f"source s3://{self.src_bucket}/{self.src_key}"
-        try:
-            head = self.src_client.head_object(Bucket=self.src_bucket, Key=self.src_key)
-        except Exception as exc:
-            if names_missing_object(exc) or http_status(exc) == 404:
-                raise EndpointError(f"{where}: no such object") from None
-            raise translate_endpoint_error(exc, where) from None
-        src = ListedObject(self.src_key, int(head.get("ContentLength", 0)), head.get("ETag"),
-                           last_modified=iso_text(head.get("LastModified")))
+        src = head_listed(self.src_client, self.src_bucket, self.src_key, where)
+        if src is None:
+            raise EndpointError(f"{where}: no such object")
         decision = Decision(Action.COPY, "named on the command line", src, None)
         self.stats.listed += 1
         self.stats.add(decision, keep_examples=1)
