@@ -52,6 +52,7 @@ class Item:
     dst: ListedObject | None = None
     expected: tuple[str | None, int | None] | None = None  # a layout to check before reading data
     md5_mismatch: bool = False  # both ETags look like MD5s and differ: different, unless either is encrypted
+    heads: tuple[dict[str, Any] | None, dict[str, Any] | None] | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -136,22 +137,19 @@ def fingerprint_verdict(src: ListedObject, dst: ListedObject, ledger: Ledger | N
     return item
 
 
-def _checksums(client: Any, bucket: str, key: str) -> dict[str, str]:
+def _head(client: Any, bucket: str, key: str) -> dict[str, Any] | None:
+    """One HEAD (with the additional checksums) serves every question verify asks of an object; None if it fails."""
     try:
-        head = client.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
-    except Exception:
-        return {}
-    if head.get("ChecksumType") not in (None, "FULL_OBJECT"):
-        return {}
-    return {name: str(head[name]) for name in _CHECKSUMS if head.get(name)}
-
-
-def _etag_is_md5(client: Any, bucket: str, key: str) -> bool | None:
-    """Whether S3 made this object's ETag its MD5 (unencrypted or SSE-S3); None when the HEAD failed."""
-    try:
-        return etag_is_md5(client.head_object(Bucket=bucket, Key=key))
+        head: dict[str, Any] = client.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
     except Exception:
         return None
+    return head
+
+
+def _checksums(head: dict[str, Any] | None) -> dict[str, str]:
+    if head is None or head.get("ChecksumType") not in (None, "FULL_OBJECT"):
+        return {}
+    return {name: str(head[name]) for name in _CHECKSUMS if head.get(name)}
 
 
 def _sha256(client: Any, bucket: str, key: str) -> str:
@@ -222,11 +220,17 @@ class Verifier:
         item.verdict, item.reason = Verdict.DIFFERENT, "ETag differs under the same part layout"
         return True
 
+    def _heads(self, item: Item) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """Both sides' HEADs, taken once per item."""
+        if item.heads is None:
+            m = self.mapping
+            item.heads = (_head(self.src_client, m.src_bucket, m.src_key(item.key)),
+                          _head(self.dst_client, m.dst_bucket, m.dst_key(item.key)))
+        return item.heads
+
     def _both_md5_etags(self, item: Item) -> bool:
         """Whether neither side is encrypted in a way that makes its ETag something other than MD5s."""
-        m = self.mapping
-        return bool(_etag_is_md5(self.src_client, m.src_bucket, m.src_key(item.key))) and bool(
-            _etag_is_md5(self.dst_client, m.dst_bucket, m.dst_key(item.key)))
+        return all(head is not None and etag_is_md5(head) for head in self._heads(item))
 
     def _settle(self, item: Item) -> None:
         """Additional checksums first (no data read), then, with --deep, hash both sides."""
@@ -240,8 +244,7 @@ class Verifier:
         if item.verdict is Verdict.UNPROVEN and item.expected is not None and self._layout_proves_difference(item):
             return
         if item.verdict is Verdict.UNPROVEN:
-            s = _checksums(self.src_client, m.src_bucket, src_key)
-            d = _checksums(self.dst_client, m.dst_bucket, dst_key)
+            s, d = (_checksums(head) for head in self._heads(item))
             common = [name for name in _CHECKSUMS if name in s and name in d]
             if common:
                 name = common[0]
