@@ -193,7 +193,8 @@ class SyncRun:
         if limit is not None and len(mirror.extras) > limit:
             mirror.refused = f"{len(mirror.extras)} objects would be deleted, more than --max-delete {limit}"
             return
-        sizes = {self.dst.location.prefix + o.key: o.size for o in mirror.extras}
+        mapping = KeyMapping.folders(self.src.location, self.dst.location)
+        sizes = {mapping.dst_key(o.key): o.size for o in mirror.extras}
         mirror.deleted, mirror.failed = delete_keys(self.dst_client, self.dst.bucket, list(sizes))
         ledger.record_deletions(self.dst.bucket, [(key, sizes.get(key, 0)) for key in mirror.deleted])
 
