@@ -181,9 +181,13 @@ class Settings(BaseModel):
     check_source_etag: bool = Field(
         True, description="the bytes of a single-part source must have the MD5 its ETag names (off only for a "
         "service whose unencrypted ETags are not MD5s)")
-    compare: Literal["size", "newer"] = Field(
-        "size", description="size: copy what is missing or of another size (the original's rule); newer: also "
-        "what was modified at the source after its destination copy was written (aws s3 sync's rule)")
+    compare: Literal["size", "newer"] | None = Field(
+        None, description="size: copy what is missing or of another size (the original's rule); newer: also "
+        "what was modified at the source after its destination copy was written (aws s3 sync's rule). Default: "
+        "size between buckets, newer when a side is a local folder (a file edited in place keeps its size)")
+    follow_symlinks: bool = Field(
+        True, description="a local source's symbolic links are read as the files and folders they point to "
+        "(as aws s3 sync does); off: they are left out, each reported as skipped")
     # Server-side copies: one CopyObject up to the cutoff (S3's limit is 5 GiB; one request was 1.5x faster than
     # 64 MiB UploadPartCopy parts on a 768 MiB object, as rclone's --s3-copy-cutoff also assumes), resumable
     # UploadPartCopy parts above it. A part costs no memory here, so the parts are bigger than streamed ones.
@@ -220,8 +224,8 @@ class Settings(BaseModel):
 
     @field_validator("compare", mode="before")
     @classmethod
-    def _compare(cls, value: Any) -> str:
-        return _one_of(value, ("size", "newer"))
+    def _compare(cls, value: Any) -> str | None:
+        return None if value is None else _one_of(value, ("size", "newer"))
 
     @field_validator("from_addressing_style", "to_addressing_style", mode="before")
     @classmethod
@@ -263,7 +267,7 @@ _SIZE_FIELDS = {"chunk_size", "resumable_threshold", "copy_cutoff", "copy_part_s
 _DURATION_FIELDS = {"min_age", "max_age"}
 _BOOL_FIELDS = {"clean_unfinished_upload", "jobsender_compare_version_id", "get_object_with_version_id",
                 "update_version_id", "verify_md5_twice", "server_side_copy", "copy_tags",
-                "check_source_etag", "original_key_mapping", "delete"}
+                "check_source_etag", "original_key_mapping", "delete", "follow_symlinks"}
 _INT_FIELDS = {"workers", "threads", "max_retries", "list_width", "max_delete"}
 
 # Original Longbow key -> (our field, unit of a bare number for sizes).

@@ -57,6 +57,7 @@ class SyncReport:
     failures: list[tuple[str, str]] = field(default_factory=list)
     mirror: MirrorReport | None = None  # with --delete
     mirror_skipped: str | None = None  # why --delete deleted nothing this run
+    left_out: list[tuple[str, str]] = field(default_factory=list)  # a local source's files skipped on purpose
 
     @property
     def exit_code(self) -> int:
@@ -73,6 +74,8 @@ def state_file_stem(src: S3Location, dst: S3Location) -> str:
     """The readable part of a state file's name: ``SRCBUCKET-prefix--DSTBUCKET-prefix``."""
 
     def part(location: S3Location) -> str:
+        if location.local:  # a folder: its own name
+            return re.sub(r"[^A-Za-z0-9._-]+", "_", os.path.basename(location.bucket.rstrip("/")) or "root")[:60]
         prefix = re.sub(r"[^A-Za-z0-9._-]+", "_", location.prefix.strip("/"))[:60]
         return f"{location.bucket}-{prefix}" if prefix else location.bucket
 
@@ -130,7 +133,9 @@ class SyncRun:
         self.cancelled = threading.Event()
         self._worker: Worker | None = None
         self._queue: SqliteQueue | None = None
-        self.stores = open_stores(settings, self.src, self.dst)
+        # A local folder's listing leaves out this run's own state folder (it changes while it is read).
+        self.stores = open_stores(settings, self.src, self.dst,
+                                  hidden=frozenset({str(self.state_path.parent.resolve())}))
         self.src_client, self.dst_client = self.stores.src_client, self.stores.dst_client
         if self.stores.same_service and single is None:
             KeyMapping.folders(self.src.location, self.dst.location).check_not_inside_source(self.ignore)
@@ -150,6 +155,8 @@ class SyncRun:
 
     def source_is_an_object(self) -> bool:
         """Whether SRC, taken as a folder, is really one object's key (then ``cp`` is what was meant)."""
+        if self.src.location.local:
+            return os.path.isfile(self.src.bucket)
         key = self.src.location.prefix.rstrip("/")
         if not key:
             return False
@@ -189,6 +196,12 @@ class SyncRun:
             report.mirror_skipped = f"{failed} {'object' if failed == 1 else 'objects'} failed to copy"
             return
         mirror = report.mirror = MirrorReport(extras=self.extras())
+        unreadable = self.listing_problems()[0]
+        if unreadable:  # what could not be listed would look like something to delete
+            report.mirror_skipped = f"{len(unreadable)} {'path' if len(unreadable) == 1 else 'paths'} of the source " \
+                                    "could not be read"
+            report.mirror = None
+            return
         limit = self.settings.max_delete
         if limit is not None and len(mirror.extras) > limit:
             mirror.refused = f"{len(mirror.extras)} objects would be deleted, more than --max-delete {limit}"
@@ -197,6 +210,13 @@ class SyncRun:
         sizes = {mapping.dst_key(o.key): o.size for o in mirror.extras}
         mirror.deleted, mirror.failed = delete_keys(self.dst_client, self.dst.bucket, list(sizes))
         ledger.record_deletions(self.dst.bucket, [(key, sizes.get(key, 0)) for key in mirror.deleted])
+
+    def listing_problems(self) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+        """What a local source's last listing could not offer as objects: (failed, skipped), each (path, why)."""
+        problems = self.stores.source_problems()
+        failed = [(p.path, p.reason) for p in problems if not p.skipped]
+        skipped = [(p.path, p.reason) for p in problems if p.skipped]
+        return failed, skipped
 
     def cancel(self) -> None:
         """Stop taking work; parts in flight finish, unfinished uploads stay resumable."""
@@ -276,12 +296,14 @@ class SyncRun:
         if producer_error:
             raise producer_error[0]
         snapshot = self.tracker.snapshot()
+        unlisted, left_out = self.listing_problems()
         return SyncReport(
             plan=planner.stats,
             progress=snapshot,
             interrupted=self.cancelled.is_set(),
             state_path=self.state_path,
-            failures=snapshot.failures,
+            failures=snapshot.failures + unlisted,
+            left_out=left_out,
         )
 
     def _abort_unfinished_uploads(self) -> None:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from s3migrate.endpoints.failures import describe
-from s3migrate.engine.digest import etag_digest, etag_is_md5, strip_etag
+from s3migrate.engine.digest import etag_digest, etag_is_md5, multipart_etag, strip_etag
 from s3migrate.jobs.layout import PartLayout
 from s3migrate.ledger.base import JobState, Ledger
 from s3migrate.planner.filters import KeyFilter
@@ -160,6 +160,26 @@ def _sha256(client: Any, bucket: str, key: str) -> str:
     return digest.hexdigest()
 
 
+def _file_part_md5s(store: Any, folder: str, key: str, sizes: list[int]) -> list[bytes]:
+    """The MD5 of each consecutive range of a file (one range: the whole file)."""
+    body = store.get_object(Bucket=folder, Key=key)["Body"]
+    digests = []
+    try:
+        for size in sizes:
+            digest = hashlib.md5(usedforsecurity=False)
+            left = size
+            while left:
+                chunk = body.read(min(_READ_CHUNK, left))
+                if not chunk:
+                    raise EOFError(f"{key} is shorter than its listing")
+                digest.update(chunk)
+                left -= len(chunk)
+            digests.append(digest.digest())
+    finally:
+        body.close()
+    return digests
+
+
 @dataclass
 class Verifier:
     src_client: Any
@@ -220,6 +240,38 @@ class Verifier:
         item.verdict, item.reason = Verdict.DIFFERENT, "ETag differs under the same part layout"
         return True
 
+    def _prove_with_file(self, item: Item) -> bool:
+        """A local file against an object: hash the file (reading it costs no request) into the form of the
+        object's ETag - its MD5, or for a multipart ETag the MD5 of the part MD5s under the object's own part
+        sizes - where S3 makes that ETag (not under SSE-KMS, DSSE or SSE-C). False when that cannot be known."""
+        m = self.mapping
+        sides = [(self.src_client, m.src_bucket, m.src_key(item.key), item.src),
+                 (self.dst_client, m.dst_bucket, m.dst_key(item.key), item.dst)]
+        local = [side for side in sides if side[0].abilities.filesystem]
+        remote = [side for side in sides if not side[0].abilities.filesystem]
+        if len(local) != 1 or len(remote) != 1:
+            return False
+        (file_store, folder, path_key, _), (store, bucket, key, listed) = local[0], remote[0]
+        head = self._heads(item)[0 if remote[0] is sides[0] else 1]
+        if listed is None or head is None or not etag_is_md5(head):
+            return False
+        count = parts_of(listed.etag)
+        if count is None and etag_digest(listed.etag) is None:
+            return False
+        sizes = [listed.size] if count is None else part_sizes(store, bucket, key, count)
+        if not sizes or sum(sizes) != listed.size:
+            return False
+        try:
+            digests = _file_part_md5s(file_store, folder, path_key, sizes)
+        except Exception as exc:
+            item.reason = f"could not read the file: {describe(exc)}"
+            return False
+        expected = digests[0].hex() if count is None else multipart_etag(digests)
+        equal = expected == strip_etag(listed.etag)
+        item.verdict = Verdict.EQUAL if equal else Verdict.DIFFERENT
+        item.reason = f"MD5 of the file {'matches' if equal else 'differs from'} the ETag"
+        return True
+
     def _heads(self, item: Item) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
         """Both sides' HEADs, taken once per item."""
         if item.heads is None:
@@ -253,6 +305,8 @@ class Verifier:
                 item.reason = f"{name[len('Checksum'):]} {'matches' if equal else 'differs'}"
                 if not self.deep:
                     return
+        if item.verdict is Verdict.UNPROVEN and self._prove_with_file(item):
+            return
         if not self.deep:
             return
         try:

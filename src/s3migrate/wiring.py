@@ -9,6 +9,7 @@ packages (:func:`s3migrate.queues.open.open_queue`, :func:`s3migrate.ledger.open
 from __future__ import annotations
 
 import json
+import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -18,12 +19,13 @@ from s3migrate.config import Settings
 from s3migrate.endpoints.client import Credentials, Endpoint, make_s3_client
 from s3migrate.endpoints.control import ssm_parameter
 from s3migrate.endpoints.failures import translate_endpoint_error
-from s3migrate.endpoints.location import S3Location
+from s3migrate.endpoints.local import ListingProblem, LocalStore
+from s3migrate.endpoints.location import S3Location, parse_location
 from s3migrate.engine.budget import ByteBudget
 from s3migrate.engine.copier import ObjectCopier
 from s3migrate.engine.options import TransferOptions
 from s3migrate.engine.server_side import clients_share_service
-from s3migrate.errors import ConfigError
+from s3migrate.errors import ConfigError, EndpointError
 from s3migrate.ledger.base import Ledger
 from s3migrate.planner.filters import FilterRule, KeyFilter, read_files_from
 from s3migrate.planner.ignore import IgnoreRules
@@ -33,11 +35,14 @@ from s3migrate.planner.strategy import SizeAndVersion, comparison
 
 
 def folder_endpoints(settings: Settings, src_url: str, dst_url: str) -> tuple[Endpoint, Endpoint]:
-    """The ``SRC DST`` form: both sides named by the user, each with its own profile, region and endpoint."""
-    src = Endpoint(S3Location.parse(src_url), settings.from_profile, settings.from_region, settings.from_endpoint,
+    """The ``SRC DST`` form: both sides named by the user (s3:// URLs or local folders), each with its own
+    profile, region and endpoint."""
+    src = Endpoint(parse_location(src_url), settings.from_profile, settings.from_region, settings.from_endpoint,
                    addressing_style=settings.from_addressing_style)
-    dst = Endpoint(S3Location.parse(dst_url), settings.to_profile, settings.to_region, settings.to_endpoint,
+    dst = Endpoint(parse_location(dst_url), settings.to_profile, settings.to_region, settings.to_endpoint,
                    addressing_style=settings.to_addressing_style)
+    if src.location.local and dst.location.local:
+        raise ConfigError("both SRC and DST are local folders: s3migrate copies to or from S3 (use cp -r or rsync)")
     return src, dst
 
 
@@ -96,11 +101,39 @@ def check_both_listable(src: Endpoint, dst: Endpoint) -> None:
 
 def check_listable(endpoint: Endpoint, where: str) -> None:
     """Fail fast, with one clear line, when a bucket cannot be listed (missing, denied, unreachable)."""
+    if endpoint.location.local:
+        check_folder(endpoint.bucket, where)
+        return
     client = make_s3_client(endpoint, max_attempts=2, connect_timeout=5, read_timeout=15, retry_mode="standard")
     try:
         client.list_objects_v2(Bucket=endpoint.bucket, Prefix=endpoint.location.prefix, MaxKeys=1)
     except Exception as exc:
         raise translate_endpoint_error(exc, f"{where} {endpoint.describe()}") from None
+
+
+def check_folder(path: str, where: str) -> None:
+    """A source folder must exist and be readable; a destination folder is made (as ``aws s3 sync`` does) and
+    must be writable."""
+    if where == "source":
+        if not os.path.isdir(path):
+            raise EndpointError(f"source {path}: " + ("not a folder (copy one file with s3migrate cp)"
+                                                      if os.path.exists(path) else "no such folder"))
+        if not os.access(path, os.R_OK | os.X_OK):
+            raise EndpointError(f"source {path}: permission denied")
+        return
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as exc:
+        raise EndpointError(f"destination {path}: cannot make the folder ({exc.strerror or exc})") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise EndpointError(f"destination {path}: permission denied (cannot write there)")
+
+
+def make_store(endpoint: Endpoint, settings: Settings, hidden: frozenset[str] = frozenset(), **pool: Any) -> Any:
+    """The ObjectStore of an endpoint: a local folder, or an S3 client (``pool``: its connection settings)."""
+    if endpoint.location.local:
+        return LocalStore(follow_symlinks=settings.follow_symlinks, hidden=hidden)
+    return make_s3_client(endpoint, **pool)
 
 
 @dataclass(frozen=True)
@@ -113,14 +146,20 @@ class Stores:
     dst_client: Any
     same_service: bool
 
+    def source_problems(self) -> list[ListingProblem]:
+        """What a local source's last listing could not offer as objects (none for a bucket)."""
+        return list(self.src_client.problems) if isinstance(self.src_client, LocalStore) else []
 
-def open_stores(settings: Settings, src: Endpoint, dst: Endpoint) -> Stores:
-    """Both S3 clients, with a connection for every part in flight (workers x threads) and a few to spare."""
+
+def open_stores(settings: Settings, src: Endpoint, dst: Endpoint, hidden: frozenset[str] = frozenset()) -> Stores:
+    """Both stores; an S3 client gets a connection for every part in flight (workers x threads) and a few to
+    spare. ``hidden``: paths a local folder's listing leaves out (the run's state folder)."""
     pool = settings.workers * settings.threads + settings.workers + 4
-    src_client = make_s3_client(src, max_pool_connections=pool)
-    dst_client = make_s3_client(dst, max_pool_connections=pool)
+    src_client = make_store(src, settings, hidden, max_pool_connections=pool)
+    dst_client = make_store(dst, settings, hidden, max_pool_connections=pool)
+    local = src.location.local or dst.location.local
     return Stores(src, dst, src_client, dst_client,
-                  clients_share_service(src_client, src.endpoint_url, dst_client, dst.endpoint_url))
+                  not local and clients_share_service(src_client, src.endpoint_url, dst_client, dst.endpoint_url))
 
 
 def build_copier(settings: Settings, stores: Stores) -> ObjectCopier:
@@ -141,12 +180,18 @@ def build_planner(settings: Settings, stores: Stores, mapping: KeyMapping, ignor
                   ledger: Ledger | None) -> Planner:
     """The planner of one mapping, with the comparison asked for (and JobsenderCompareVersionId's versions)."""
     planner = Planner(stores.src_client, stores.dst_client, mapping, ignore, list_width=settings.list_width,
-                      strategy=comparison(settings.compare), key_filter=key_filter(settings))
+                      strategy=comparison(settings.compare or default_compare(stores)), key_filter=key_filter(settings))
     if settings.jobsender_compare_version_id:
         recorded = dict(ledger.destination_keys(mapping.dst_bucket)) if ledger is not None else {}
         planner.strategy = SizeAndVersion(recorded, mapping.dst_key, planner.strategy)
         planner.list_versions = True
     return planner
+
+
+def default_compare(stores: Stores) -> str:
+    """``size`` between buckets (the original's rule); ``newer`` with a local folder, as aws s3 sync: a file
+    edited in place often keeps its size, and a downloaded file carries its object's LastModified."""
+    return "newer" if stores.src.location.local or stores.dst.location.local else "size"
 
 
 def bucket_pairs(settings: Settings, pairs_file: Path | None, src_url: str | None, dst_url: str | None) -> list[

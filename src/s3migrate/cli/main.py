@@ -24,7 +24,7 @@ import click
 
 from s3migrate import __version__
 from s3migrate.config import Settings, format_size, load_settings
-from s3migrate.endpoints.location import S3Location
+from s3migrate.endpoints.location import S3Location, local_path, parse_location
 from s3migrate.errors import ConfigError, S3MigrateError
 from s3migrate.planner.filters import rules_in_order
 from s3migrate.planner.plan import PlanStats
@@ -67,7 +67,11 @@ def transfer_options(func: Any) -> Any:
                           "service; tried once per run, streams otherwise. [default: on]"),
         click.option("--compare", type=click.Choice(["size", "newer"], case_sensitive=False),
                      help="Which objects to copy: size = missing or another size (the original's rule); newer = "
-                          "also those modified at the source since their copy was written. [default: size]"),
+                          "also those modified at the source since their copy was written. [default: size; newer "
+                          "when SRC or DST is a local folder]"),
+        click.option("--follow-symlinks/--no-follow-symlinks", default=None,
+                     help="A local SRC's symbolic links are read as what they point to (as aws s3 sync); "
+                          "--no-follow-symlinks leaves them out, each reported as skipped. [default: follow]"),
         click.option("--copy-tags/--no-copy-tags", default=None,
                      help="Copy object tags (reading them needs s3:GetObjectTagging on the source, writing them "
                           "s3:PutObjectTagging on the destination). [default: on]"),
@@ -218,6 +222,12 @@ def _print_report(report: SyncReport, settings: Settings) -> None:
         + (f"{report.plan.filtered} filtered out, " if report.plan.filtered else "")
         + f"{p.objects_failed} failed"
     )
+    if report.left_out:
+        click.echo(f"left out {count(len(report.left_out), 'file')} of the source folder:", err=True)
+        for path, reason in report.left_out[:20]:
+            click.echo(f"  {path}: {reason}", err=True)
+        if len(report.left_out) > 20:
+            click.echo(f"  ... and {len(report.left_out) - 20} more", err=True)
     _print_failures(report)
 
 
@@ -315,6 +325,7 @@ def _sync_document(report: SyncReport) -> dict[str, Any]:
         "copied": p.objects_done, "bytes": p.bytes_sent + p.bytes_in_place, "bytes_sent": p.bytes_sent,
         "bytes_copied_in_place": p.bytes_in_place, "bytes_already_there": p.bytes_reused,
         "skipped": report.plan.skipped, "ignored": report.plan.ignored, "filtered": report.plan.filtered,
+        "left_out": [{"path": path, "reason": reason} for path, reason in report.left_out],
         "failed": [{"object": what, "reason": reason} for what, reason in report.failures],
         "deleted": list(mirror.deleted) if mirror else [],
         "delete_failed": [{"key": key, "reason": reason} for key, reason in mirror.failed] if mirror else [],
@@ -325,12 +336,31 @@ def _sync_document(report: SyncReport) -> dict[str, Any]:
 
 
 def split_object_url(url: str) -> tuple[str, str]:
-    """``s3://bucket/dir/name`` -> (``s3://bucket/dir/``, ``dir/name``); the folder for endpoints, the key."""
-    if not url.startswith("s3://") or "/" not in url[len("s3://"):]:
+    """``s3://bucket/dir/name`` -> (``s3://bucket/dir/``, ``dir/name``); a path -> (its folder, its name)."""
+    path = local_path(url)
+    if path is not None:
+        if url.endswith("/") or os.path.isdir(path):
+            raise click.UsageError(f"{url} is a folder; copy folders with s3migrate sync")
+        return os.path.dirname(path), os.path.basename(path)
+    if "/" not in url[len("s3://"):]:
         raise click.UsageError(f"{url!r} names no object (expected s3://BUCKET/KEY)")
     bucket, _, key = url[len("s3://"):].partition("/")
     folder = key.rsplit("/", 1)[0] + "/" if "/" in key else ""
     return f"s3://{bucket}/{folder}", key
+
+
+def cp_destination(dst: str, name: str) -> tuple[str, str]:
+    """Where ``cp`` writes: (folder, key). A DST ending in / (or a bucket, or an existing local folder) keeps the
+    source's name."""
+    path = local_path(dst)
+    if path is not None:
+        if dst.endswith("/") or os.path.isdir(path):
+            return path, name
+        return os.path.dirname(path), os.path.basename(path)
+    if dst.endswith("/") or dst.count("/") < 3:  # a folder (or a bucket): the object keeps its name
+        dst_folder = dst if dst.endswith("/") else dst + "/"
+        return dst_folder, S3Location.parse(dst_folder).prefix + name
+    return split_object_url(dst)
 
 
 @cli.command()
@@ -343,7 +373,8 @@ def split_object_url(url: str) -> tuple[str, str]:
 @output_options
 def cp(src: str, dst: str, config_file: Path | None, dry_run: bool, as_json: bool, quiet: bool, no_progress: bool,
        log_file: Path | None, **params: Any) -> None:
-    """Copy one object: SRC is s3://BUCKET/KEY; a DST ending in / keeps the name.
+    """Copy one object or file: SRC is s3://BUCKET/KEY or a file; DST is s3://BUCKET/KEY or a path, and a DST
+    ending in / (or an existing folder) keeps the name.
 
     The same engine as sync: large objects resume from their parts when run again, every byte is checked."""
     settings = _settings(params, config_file)
@@ -351,13 +382,11 @@ def cp(src: str, dst: str, config_file: Path | None, dry_run: bool, as_json: boo
     src_folder, src_key = split_object_url(src)
     if src_key.endswith("/"):
         raise click.UsageError(f"{src} ends in /: it is a folder; copy folders with s3migrate sync")
-    if dst.endswith("/") or dst.count("/") < 3:  # a folder (or a bucket): the object keeps its name
-        dst_folder = dst if dst.endswith("/") else dst + "/"
-        dst_key = S3Location.parse(dst_folder).prefix + src_key.rsplit("/", 1)[-1]
-    else:
-        dst_folder, dst_key = split_object_url(dst)
+    if local_path(src) is not None and not os.path.isfile(os.path.join(src_folder, src_key)):
+        raise click.UsageError(f"{src}: no such file")
+    dst_folder, dst_key = cp_destination(dst, src_key.rsplit("/", 1)[-1])
     run = SyncRun(settings, src_folder, dst_folder, single=(src_key, dst_key))
-    target = f"s3://{run.dst.bucket}/{dst_key}"
+    target = os.path.join(run.dst.bucket, dst_key) if run.dst.location.local else f"s3://{run.dst.bucket}/{dst_key}"
     if dry_run:
         stats = run.dry_run()
         if as_json:
@@ -503,12 +532,11 @@ def work(config_file: Path | None, exit_when_idle: float | None, metrics_interva
 
 def _state_file_of(src: str, dst: str | None) -> Path:
     """The state file ``sync SRC DST`` left in ./.s3migrate (found by its readable name)."""
-    from s3migrate.endpoints.location import S3Location
     from s3migrate.sync import STATE_DIR, state_file_stem
 
     if dst is None:
         raise click.UsageError("status takes SRC and DST together (or --state, or --ledger)")
-    stem = state_file_stem(S3Location.parse(src), S3Location.parse(dst))
+    stem = state_file_stem(parse_location(src), parse_location(dst))
     found = sorted(STATE_DIR.glob(f"{glob.escape(stem)}-*.db"))
     if len(found) == 1:
         return found[0]
@@ -617,14 +645,13 @@ def verify(src: str, dst: str, config_file: Path | None, state: Path | None, led
     Exit 0 only when every object is proven equal; missing, different, extra and unproven objects are listed.
     """
 
-    from s3migrate.endpoints.client import make_s3_client
     from s3migrate.ledger.open import open_ledger
     from s3migrate.ledger.sqlite import SqliteLedger
     from s3migrate.planner.mapping import KeyMapping
     from s3migrate.sqlite_db import Database
     from s3migrate.sync import default_state_path
     from s3migrate.verify import Verdict, Verifier
-    from s3migrate.wiring import check_both_listable, folder_endpoints, key_filter
+    from s3migrate.wiring import check_both_listable, folder_endpoints, key_filter, make_store
 
     settings = _settings(params, config_file)
     _configure_logging(settings)
@@ -639,7 +666,8 @@ def verify(src: str, dst: str, config_file: Path | None, state: Path | None, led
             ledger = SqliteLedger(Database(path, create=False))
     pool = max(settings.workers, 8) + 4
     verifier = Verifier(
-        make_s3_client(src_ep, max_pool_connections=pool), make_s3_client(dst_ep, max_pool_connections=pool),
+        make_store(src_ep, settings, max_pool_connections=pool),
+        make_store(dst_ep, settings, max_pool_connections=pool),
         KeyMapping.folders(src_ep.location, dst_ep.location), ledger, deep=deep, workers=settings.workers,
         key_filter=key_filter(settings), one_way=one_way,
     )

@@ -85,6 +85,8 @@ class Endpoint:
         return self.location.bucket
 
     def describe(self) -> str:
+        if self.location.local:
+            return str(self.location)
         where = f" at {self.endpoint_url}" if self.endpoint_url else ""
         return f"{self.location}{where}"
 

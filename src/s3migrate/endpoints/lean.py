@@ -19,6 +19,8 @@ It only takes the happy path:
 
 from __future__ import annotations
 
+import contextlib
+import email.utils
 import logging
 import os
 import threading
@@ -456,6 +458,9 @@ def _parse_headers(headers: Any) -> dict[str, Any]:
         field = _RESPONSE_FIELDS.get(lower)
         if field is not None:
             result[field] = value
+        elif lower == "last-modified":  # a datetime, as botocore parses it
+            with contextlib.suppress(TypeError, ValueError):
+                result["LastModified"] = email.utils.parsedate_to_datetime(value)
         elif lower.startswith("x-amz-meta-"):
             metadata[lower[len("x-amz-meta-"):]] = value
     if metadata:

@@ -1,9 +1,11 @@
-"""``s3://bucket/prefix`` locations with ``aws s3 sync`` folder semantics."""
+"""Locations with ``aws s3 sync`` folder semantics: ``s3://bucket/prefix``, or a folder on this machine."""
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
 
 from s3migrate.errors import ConfigError
 
@@ -13,10 +15,12 @@ _BUCKET_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,254}$")
 
 @dataclass(frozen=True)
 class S3Location:
-    """A bucket and a folder-like prefix ('' or ending in '/')."""
+    """A bucket and a folder-like prefix ('' or ending in '/'). For a local folder (``local``) the bucket is the
+    folder's absolute path and the prefix is empty: keys are paths relative to it, with ``/``."""
 
     bucket: str
     prefix: str = ""
+    local: bool = False
 
     @classmethod
     def parse(cls, url: str) -> S3Location:
@@ -41,4 +45,29 @@ class S3Location:
         return key[len(self.prefix):]
 
     def __str__(self) -> str:
-        return f"s3://{self.bucket}/{self.prefix}"
+        return self.bucket if self.local else f"s3://{self.bucket}/{self.prefix}"
+
+
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def local_path(text: str) -> str | None:
+    """The absolute path ``text`` names on this machine (a path, or ``file://``), or None for an s3:// URL."""
+    if text.startswith("file://"):
+        parts = urlsplit(text)
+        if parts.netloc not in ("", "localhost"):
+            raise ConfigError(f"{text!r} names another host; a file:// URL must name this machine (file:///PATH)")
+        return os.path.abspath(unquote(parts.path))
+    if _SCHEME.match(text):
+        if text.startswith("s3://"):
+            return None
+        raise ConfigError(f"{text!r}: s3migrate reads and writes s3://BUCKET[/PREFIX] or a local folder")
+    if not text:
+        raise ConfigError("an empty path")
+    return os.path.abspath(os.path.expanduser(text))
+
+
+def parse_location(text: str) -> S3Location:
+    """``s3://bucket[/prefix]``, ``file:///path`` or a path: the place ``sync`` and ``verify`` name."""
+    path = local_path(text)
+    return S3Location.parse(text) if path is None else S3Location(path, "", local=True)

@@ -23,6 +23,10 @@ class Abilities:
     server_side_copy: bool  # copy_object/upload_part_copy from another bucket of the same service
     versions: bool  # list_object_versions, and VersionId on reads
     checksums: bool  # additional checksums (CRC32, CRC32C, CRC64NVME, SHA1, SHA256) on reads and writes
+    # A folder on this machine: PutObject and CreateMultipartUpload take SourceLastModified (the file's mtime)
+    # and CreateMultipartUpload the PartSize its parts are cut at (they are written in place); reads cost no
+    # request, so verify proves content by hashing the file; a key that ends in "/" cannot be written.
+    filesystem: bool = False
 
 
 class ObjectStore(Protocol):

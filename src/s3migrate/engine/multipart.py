@@ -197,6 +197,8 @@ class MultipartCopy:
             args["ChecksumAlgorithm"] = self.algorithm
         if self.options.copy_tags:
             args.update(source_tagging(self.src, self.job, source.pin, source.tag_count))
+        if self.dst.abilities.filesystem:  # parts are written in place, and the file gets the source's time
+            args.update(PartSize=layout.part_size, SourceLastModified=source.last_modified)
         try:
             created = self.dst.create_multipart_upload(**args)
         except Exception as exc:

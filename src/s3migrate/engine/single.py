@@ -98,6 +98,7 @@ def copy_single(src: Any, dst: Any, ctx: CopyContext, options: TransferOptions, 
             digest = md5_digest(data)
             check_source_md5(job, response, digest, options)
             args = _put_args(ctx, options, response, data, digest, _tags(src, ctx, options, pin, response))
+            args.update(file_time(dst, response))
             try:
                 put = dst.put_object(**args)
             except Exception as exc:
@@ -118,6 +119,13 @@ def _tags(src: Any, ctx: CopyContext, options: TransferOptions, pin: SourcePin,
     if not options.copy_tags:
         return {}
     return source_tagging(src, ctx.job, pin, int(response.get("TagCount") or 0))
+
+
+def file_time(dst: Any, response: dict[str, Any]) -> dict[str, Any]:
+    """A folder destination gives the file the source's LastModified as its mtime (an argument only it takes)."""
+    if dst.abilities.filesystem and response.get("LastModified") is not None:
+        return {"SourceLastModified": response["LastModified"]}
+    return {}
 
 
 def _put_args(ctx: CopyContext, options: TransferOptions, response: dict[str, Any], body: Any,

@@ -44,6 +44,7 @@ class SourceObject:
     version_id: str | None = None  # what the source reported, whether or not reads are pinned by it
     checksum_algorithm: str | None = None  # the source's additional checksum algorithm (CRC32, ...)
     tag_count: int = 0  # how many tags the source has (x-amz-tagging-count)
+    last_modified: Any = None  # as the HEAD gave it (a local destination makes it the file's mtime)
 
 
 def carried_attributes(response: dict[str, Any]) -> dict[str, Any]:
@@ -71,6 +72,7 @@ def head_source(client: Any, job: Job) -> SourceObject:
         version_id=None if head.get("VersionId") in (None, "null") else str(head["VersionId"]),
         checksum_algorithm=checksum_algorithm(head),
         tag_count=int(head.get("TagCount") or 0),
+        last_modified=head.get("LastModified"),
     )
 
 

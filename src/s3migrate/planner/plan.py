@@ -106,6 +106,7 @@ class Planner:
     def decisions(self) -> Iterator[Decision]:
         m = self.mapping
         key_filter = self.key_filter if self.key_filter else None  # an empty filter costs nothing per object
+        to_folder = self.dst_client.abilities.filesystem
         for src, dst in self.pairs():
             self.stats.listed += 1
             if self.ignore and self.ignore.ignores(m.src_bucket, m.src_key(src.key)):
@@ -117,7 +118,10 @@ class Planner:
             if m.reshapes(src.key):  # the listing paired it with the verbatim key: look at its own destination
                 dst_key = m.dst_key(src.key)
                 dst = head_listed(self.dst_client, m.dst_bucket, dst_key, f"destination s3://{m.dst_bucket}/{dst_key}")
-            decision = self.strategy.decide(src, dst)
+            if to_folder and src.size == 0 and src.key.endswith("/"):
+                decision = Decision(Action.SKIP, "a folder marker (an empty key ending in /), not a file", src, dst)
+            else:
+                decision = self.strategy.decide(src, dst)
             self.stats.add(decision, self.keep_examples)
             yield decision
 
