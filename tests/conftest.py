@@ -44,7 +44,8 @@ def accounts(request: pytest.FixtureRequest,
     dst: SeaweedServer | MotoS3
     if kind == "seaweedfs":
         root = tmp_path_factory.mktemp("seaweed")
-        src = SeaweedServer(root / "src", "AKSOURCEACCOUNT", "source-secret-key")
+        # The source also answers unsigned reads, as a public data set does (--from-no-sign-request).
+        src = SeaweedServer(root / "src", "AKSOURCEACCOUNT", "source-secret-key", anonymous_read=True)
         dst = SeaweedServer(root / "dst", "AKDESTACCOUNT", "destination-secret-key")
     else:
         src = MotoS3("AKSOURCEACCOUNT", "source-secret-key")

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from s3migrate.errors import ConfigError
 
@@ -37,6 +37,41 @@ _UNITS = {
     "t": 1024 * GIB, "tb": 1000**4, "tib": 1024 * GIB,
 }
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
+
+
+def parse_metadata(value: Any) -> dict[str, str]:
+    """User metadata from ``KEY=VALUE`` items (a list, or one string with commas) or a table."""
+    if isinstance(value, dict):
+        return {str(k).strip().lower(): str(v) for k, v in value.items()}
+    items = value.split(",") if isinstance(value, str) else list(value or ())
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, text = str(item).partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"metadata must be KEY=VALUE, not {item!r}")
+        out[key.strip().lower()] = text
+    return out
+
+
+def http_date(value: Any) -> str:
+    """An Expires value (HTTP date, ISO 8601 or a datetime) as the HTTP date S3 stores."""
+    import datetime
+    import email.utils
+
+    if isinstance(value, datetime.datetime):
+        moment = value
+    else:
+        text = str(value).strip()
+        try:
+            moment = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            try:
+                moment = email.utils.parsedate_to_datetime(text)
+            except (TypeError, ValueError):
+                raise ValueError(f"not a date: {value!r} (use 2030-01-01T00:00:00Z or an HTTP date)") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.UTC)
+    return email.utils.format_datetime(moment.astimezone(datetime.UTC), usegmt=True)
 
 
 def parse_size(text: str | int, *, bare_unit: int = 1) -> int:
@@ -101,6 +136,11 @@ def parse_bool(value: str | bool) -> bool:
     raise ConfigError(f"not a true/false value: {value!r}")
 
 
+CANNED_ACLS = ("private", "public-read", "public-read-write", "authenticated-read", "aws-exec-read",
+               "bucket-owner-read", "bucket-owner-full-control")
+SSE_KINDS = ("AES256", "aws:kms", "aws:kms:dsse")
+CONTENT_HEADERS = ("content_type", "cache_control", "content_disposition", "content_encoding", "content_language")
+
 STORAGE_CLASSES = frozenset(
     {"STANDARD", "REDUCED_REDUNDANCY", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER",
      "DEEP_ARCHIVE", "OUTPOSTS", "GLACIER_IR", "SNOW", "EXPRESS_ONEZONE"}
@@ -155,6 +195,28 @@ class Settings(BaseModel):
     to_endpoint: str | None = None
     from_addressing_style: Literal["auto", "path", "virtual"] = "auto"
     to_addressing_style: Literal["auto", "path", "virtual"] = "auto"
+    # Access: who pays, who signs, which keys (see endpoints.client.carried_parameters).
+    from_request_payer: bool = Field(False, description="every request to the source carries x-amz-request-payer")
+    to_request_payer: bool = Field(False, description="every request to the destination carries x-amz-request-payer")
+    from_no_sign_request: bool = Field(False, description="read the source with anonymous (unsigned) requests")
+    sse_c_key: Path | None = Field(None, description="file with the 256-bit SSE-C key the destination's objects "
+                                   "are written with")
+    from_sse_c_key: Path | None = Field(None, description="file with the 256-bit SSE-C key of the source's objects")
+    # What is written: ACL, encryption, metadata and content headers, on streamed and server-side copies alike.
+    acl: str | None = Field(None, description="canned ACL of every write, e.g. bucket-owner-full-control")
+    sse: str | None = Field(None, description="server-side encryption of every write: AES256, aws:kms or "
+                            "aws:kms:dsse")
+    sse_kms_key_id: str | None = Field(None, description="the KMS key of --sse aws:kms / aws:kms:dsse")
+    metadata: dict[str, str] = Field(default_factory=dict, description="user metadata added to every object")
+    metadata_directive: Literal["COPY", "REPLACE"] = Field(
+        "COPY", description="COPY: the source's metadata and content headers, with --metadata and the content "
+        "options on top; REPLACE: only what the options give")
+    content_type: str | None = None
+    cache_control: str | None = None
+    content_disposition: str | None = None
+    content_encoding: str | None = None
+    content_language: str | None = None
+    expires: str | None = Field(None, description="the Expires header of every object (an HTTP date or ISO 8601)")
     from_region: str | None = None
     to_region: str | None = None
     # cluster mode
@@ -227,6 +289,45 @@ class Settings(BaseModel):
     def _compare(cls, value: Any) -> str | None:
         return None if value is None else _one_of(value, ("size", "newer"))
 
+    @field_validator("acl", mode="before")
+    @classmethod
+    def _acl(cls, value: Any) -> str | None:
+        return None if value is None else _one_of(value, CANNED_ACLS)
+
+    @field_validator("sse", mode="before")
+    @classmethod
+    def _sse(cls, value: Any) -> str | None:
+        if value is None:
+            return None
+        text = str(value).strip()
+        for kind in SSE_KINDS:
+            if text.lower() == kind.lower():
+                return kind
+        raise ValueError(f"must be AES256, aws:kms or aws:kms:dsse, not {value!r}")
+
+    @field_validator("metadata_directive", mode="before")
+    @classmethod
+    def _directive(cls, value: Any) -> str:
+        return str(value).strip().upper()
+
+    @field_validator("metadata", mode="before")
+    @classmethod
+    def _metadata(cls, value: Any) -> dict[str, str]:
+        return parse_metadata(value)
+
+    @field_validator("expires", mode="before")
+    @classmethod
+    def _expires(cls, value: Any) -> str | None:
+        return None if value is None else http_date(value)
+
+    @model_validator(mode="after")
+    def _encryption_is_coherent(self) -> Settings:
+        if self.sse_kms_key_id and self.sse not in ("aws:kms", "aws:kms:dsse"):
+            raise ValueError("--sse-kms-key-id (sse_kms_key_id) needs --sse aws:kms or aws:kms:dsse")
+        if self.sse and self.sse_c_key:
+            raise ValueError("--sse and --sse-c-key are two encryptions of the destination: give one")
+        return self
+
     @field_validator("from_addressing_style", "to_addressing_style", mode="before")
     @classmethod
     def _addressing_style(cls, value: Any) -> str:
@@ -267,7 +368,8 @@ _SIZE_FIELDS = {"chunk_size", "resumable_threshold", "copy_cutoff", "copy_part_s
 _DURATION_FIELDS = {"min_age", "max_age"}
 _BOOL_FIELDS = {"clean_unfinished_upload", "jobsender_compare_version_id", "get_object_with_version_id",
                 "update_version_id", "verify_md5_twice", "server_side_copy", "copy_tags",
-                "check_source_etag", "original_key_mapping", "delete", "follow_symlinks"}
+                "check_source_etag", "original_key_mapping", "delete", "follow_symlinks",
+                "from_request_payer", "to_request_payer", "from_no_sign_request"}
 _INT_FIELDS = {"workers", "threads", "max_retries", "list_width", "max_delete"}
 
 # Original Longbow key -> (our field, unit of a bare number for sizes).
@@ -351,7 +453,7 @@ def _normalise(key: str, value: Any, *, source: str) -> tuple[str, Any] | None:
 def _as_written(key: str, value: Any, source: str) -> str:
     """Where a value came from, as the user wrote it: ``--min-age soon``, ``ChunkSize = 1 in FILE``."""
     if source.startswith("--"):
-        return f"{source} {value}"
+        return " ".join(f"{source} {item}" for item in value) if isinstance(value, tuple) else f"{source} {value}"
     if source.startswith("environment variable"):
         return f"{source}={value}"
     return f"{key} = {value} in {source}"
@@ -434,6 +536,8 @@ def load_settings(
         return Settings(**values)
     except ValidationError as exc:
         first = exc.errors()[0]
+        if not first["loc"]:  # a rule across settings
+            raise ConfigError(_explain("", first)) from None
         field = ".".join(str(p) for p in first["loc"]) or "settings"
         where = origins.get(field, "--" + field.replace("_", "-"))
         raise ConfigError(f"{where}: {_explain(field, first)}") from None

@@ -8,6 +8,7 @@ packages (:func:`s3migrate.queues.open.open_queue`, :func:`s3migrate.ledger.open
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -37,13 +38,44 @@ from s3migrate.planner.strategy import SizeAndVersion, comparison
 def folder_endpoints(settings: Settings, src_url: str, dst_url: str) -> tuple[Endpoint, Endpoint]:
     """The ``SRC DST`` form: both sides named by the user (s3:// URLs or local folders), each with its own
     profile, region and endpoint."""
-    src = Endpoint(parse_location(src_url), settings.from_profile, settings.from_region, settings.from_endpoint,
-                   addressing_style=settings.from_addressing_style)
-    dst = Endpoint(parse_location(dst_url), settings.to_profile, settings.to_region, settings.to_endpoint,
-                   addressing_style=settings.to_addressing_style)
+    src, dst = sides(settings, parse_location(src_url), parse_location(dst_url))
     if src.location.local and dst.location.local:
         raise ConfigError("both SRC and DST are local folders: s3migrate copies to or from S3 (use cp -r or rsync)")
     return src, dst
+
+
+def sides(settings: Settings, src: S3Location, dst: S3Location) -> tuple[Endpoint, Endpoint]:
+    """Both endpoints with everything the settings say about reaching each: profile, region, endpoint URL,
+    addressing, requester pays, anonymous reads and SSE-C keys."""
+    return (
+        Endpoint(src, settings.from_profile, settings.from_region, settings.from_endpoint,
+                 addressing_style=settings.from_addressing_style, request_payer=settings.from_request_payer,
+                 unsigned=settings.from_no_sign_request,
+                 sse_c_key=read_key_file(settings.from_sse_c_key, "from_sse_c_key")),
+        Endpoint(dst, settings.to_profile, settings.to_region, settings.to_endpoint,
+                 addressing_style=settings.to_addressing_style, request_payer=settings.to_request_payer,
+                 sse_c_key=read_key_file(settings.sse_c_key, "sse_c_key")),
+    )
+
+
+def read_key_file(path: Path | None, setting: str) -> bytes | None:
+    """A 256-bit SSE-C key from a file: 32 bytes, or their base64. Errors never show the file's content."""
+    if path is None:
+        return None
+    where = f"--{setting.replace('_', '-')} ({setting}) {path}"
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{where}: cannot read the key file ({exc.strerror or exc})") from None
+    if len(data) == 32:
+        return data
+    try:
+        decoded = base64.b64decode(data.strip(), validate=True)
+    except ValueError:
+        decoded = b""
+    if len(decoded) != 32:
+        raise ConfigError(f"{where}: an SSE-C key file holds 32 bytes (a 256-bit key) or their base64")
+    return decoded
 
 
 def stored_credentials(settings: Settings) -> tuple[Credentials, str | None, str | None] | None:
@@ -74,10 +106,7 @@ def account_endpoints(settings: Settings, src_bucket: str = "source", dst_bucket
     Endpoint, Endpoint
 ]:
     """How to reach the source and destination accounts, following JobType and the stored credentials."""
-    src = Endpoint(S3Location(src_bucket), settings.from_profile, settings.from_region, settings.from_endpoint,
-                   addressing_style=settings.from_addressing_style)
-    dst = Endpoint(S3Location(dst_bucket), settings.to_profile, settings.to_region, settings.to_endpoint,
-                   addressing_style=settings.to_addressing_style)
+    src, dst = sides(settings, S3Location(src_bucket), S3Location(dst_bucket))
     stored = stored_credentials(settings)
     if stored is not None:
         keys, region, endpoint_url = stored
@@ -157,9 +186,12 @@ def open_stores(settings: Settings, src: Endpoint, dst: Endpoint, hidden: frozen
     pool = settings.workers * settings.threads + settings.workers + 4
     src_client = make_store(src, settings, hidden, max_pool_connections=pool)
     dst_client = make_store(dst, settings, hidden, max_pool_connections=pool)
-    local = src.location.local or dst.location.local
+    # One request to the destination names the source: not with a local folder, SSE-C keys (each side's client
+    # carries its own) or requester pays on one side only.
+    possible = not (src.location.local or dst.location.local or src.sse_c_key or dst.sse_c_key) \
+        and src.request_payer == dst.request_payer
     return Stores(src, dst, src_client, dst_client,
-                  not local and clients_share_service(src_client, src.endpoint_url, dst_client, dst.endpoint_url))
+                  possible and clients_share_service(src_client, src.endpoint_url, dst_client, dst.endpoint_url))
 
 
 def build_copier(settings: Settings, stores: Stores) -> ObjectCopier:

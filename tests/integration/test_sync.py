@@ -136,7 +136,7 @@ def test_ledger_keeps_the_original_attributes(env: Any, buckets: tuple[str, str]
     [
         (["s3://{src}", "s3://no-such-bucket-here"], "destination"),
         (["s3://no-such-bucket-here", "s3://{dst}"], "source"),
-        (["{src}", "s3://{dst}"], "not an S3 URL"),
+        (["{src}", "s3://{dst}"], "no such folder"),  # a bare name is a local path, as in aws s3 sync
         (["s3://{src}", "s3://{dst}", "--chunk-size", "5 potatoes"], "--chunk-size"),
         (["s3://{src}", "s3://{dst}", "--workers", "0"], "--workers"),
         (["s3://{src}", "s3://{dst}", "--storage-class", "CHEAP"], "storage class"),

@@ -69,6 +69,9 @@ class FaultProxy:
     counts: dict[str, int] = field(default_factory=dict)  # "METHOD kind" -> requests seen
     paths: dict[str, int] = field(default_factory=dict)  # "METHOD /bucket/key" -> requests seen
     sse: str = ""  # "aws:kms" or "aws:kms:dsse": answer as a bucket with that default encryption (ETags no MD5s)
+    # Answer 403 AccessDenied to any request without this header and value, as a requester-pays bucket does.
+    require_header: tuple[str, str] | None = None
+    headers: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)  # (method, path, headers) seen
     _server: ThreadingHTTPServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -114,7 +117,13 @@ class FaultProxy:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 proxy.count(self.command, self.path)
-                rules = proxy.pick(self.command, self.path)
+                with proxy._lock:
+                    proxy.headers.append((self.command, self.path, {k.lower(): v for k, v in self.headers.items()}))
+                required = proxy.require_header
+                if required and self.headers.get(required[0]) != required[1]:
+                    rules = [Rule(status=403)]
+                else:
+                    rules = proxy.pick(self.command, self.path)
                 for rule in rules:
                     if rule.delay:
                         time.sleep(rule.delay)

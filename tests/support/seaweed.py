@@ -76,6 +76,7 @@ class SeaweedServer:
     secret_key: str
     base_port: int = 0
     memory_limit: str | None = None  # GOMEMLIMIT, e.g. "2GiB"
+    anonymous_read: bool = False  # unsigned requests may read and list, as a public data set's bucket allows
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -100,6 +101,8 @@ class SeaweedServer:
                 }
             ]
         }
+        if self.anonymous_read:  # SeaweedFS serves unsigned requests as the identity named "anonymous"
+            config["identities"].append({"name": "anonymous", "actions": ["Read", "List"]})
         (self.root / "s3.json").write_text(json.dumps(config))
         args = [weed_binary(), f"-logdir={self.root}", "mini", f"-dir={self.root / 'data'}",
                 "-ip=127.0.0.1", "-ip.bind=127.0.0.1"]

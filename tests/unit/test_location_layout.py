@@ -1,8 +1,10 @@
+import os
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from s3migrate.endpoints.location import S3Location
+from s3migrate.endpoints.location import S3Location, parse_location
 from s3migrate.errors import ConfigError
 from s3migrate.jobs.layout import MAX_PART_SIZE, MAX_PARTS, MIB, MIN_PART_SIZE, PartLayout
 
@@ -20,6 +22,23 @@ def test_parse_location(url: str, bucket: str, prefix: str) -> None:
 def test_bad_location(url: str) -> None:
     with pytest.raises(ConfigError):
         S3Location.parse(url)
+
+
+@pytest.mark.parametrize(
+    ("text", "path"),
+    [("data", os.path.abspath("data")), ("./a/../b/", os.path.abspath("b")), ("/srv/x", "/srv/x"),
+     ("file:///srv/with%20space", "/srv/with space"), ("file://localhost/srv/x", "/srv/x"),
+     ("~/x", os.path.expanduser("~/x"))],
+)
+def test_a_path_or_file_url_is_a_local_folder(text: str, path: str) -> None:
+    assert parse_location(text) == S3Location(path, "", local=True)
+    assert str(parse_location(text)) == path
+
+
+@pytest.mark.parametrize("text", ["ftp://h/x", "gs://b/x", "file://otherhost/x", ""])
+def test_other_schemes_and_hosts_are_refused(text: str) -> None:
+    with pytest.raises(ConfigError):
+        parse_location(text)
 
 
 def test_prefix_mapping() -> None:

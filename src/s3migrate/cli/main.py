@@ -88,6 +88,32 @@ def transfer_options(func: Any) -> Any:
                      help="Failed attempts per object before giving up (MaxRetry). [default: 10]"),
         click.option("--job-timeout", type=float,
                      help="Seconds one object may run before it yields and resumes (JobTimeout). [default: 3600]"),
+        click.option("--from-request-payer", is_flag=True, default=None,
+                     help="Every request to the source says the requester pays (x-amz-request-payer)."),
+        click.option("--to-request-payer", is_flag=True, default=None,
+                     help="Every request to the destination says the requester pays."),
+        click.option("--from-no-sign-request", is_flag=True, default=None,
+                     help="Read a public source anonymously: unsigned requests, no credentials looked up."),
+        click.option("--acl", help="Canned ACL of every object written, e.g. bucket-owner-full-control."),
+        click.option("--sse", help="Server-side encryption of every object written: AES256, aws:kms or "
+                                   "aws:kms:dsse."),
+        click.option("--sse-kms-key-id", help="The KMS key (ID, ARN or alias) for --sse aws:kms / aws:kms:dsse."),
+        click.option("--sse-c-key", type=click.Path(path_type=Path),
+                     help="File with the 256-bit SSE-C key to write the destination's objects with (32 bytes "
+                          "or their base64)."),
+        click.option("--from-sse-c-key", type=click.Path(path_type=Path),
+                     help="File with the 256-bit SSE-C key of the source's objects."),
+        click.option("--metadata", multiple=True, metavar="KEY=VALUE",
+                     help="User metadata added to every object written; repeatable."),
+        click.option("--metadata-directive", type=click.Choice(["COPY", "REPLACE"], case_sensitive=False),
+                     help="COPY: the source's metadata and content headers, with the options on top; REPLACE: "
+                          "only what the options give. [default: COPY]"),
+        click.option("--content-type", help="Content-Type of every object written."),
+        click.option("--cache-control", help="Cache-Control of every object written."),
+        click.option("--content-disposition", help="Content-Disposition of every object written."),
+        click.option("--content-encoding", help="Content-Encoding of every object written."),
+        click.option("--content-language", help="Content-Language of every object written."),
+        click.option("--expires", help="Expires of every object written (2030-01-01T00:00:00Z or an HTTP date)."),
         click.option("--config", "config_file", type=click.Path(path_type=Path),
                      help="Settings file (TOML, or INI with the original Longbow keys)."),
         click.option("--log-level", help="DEBUG, INFO, WARNING or ERROR (LoggingLevel)."),
@@ -124,6 +150,8 @@ def filter_options(func: Any) -> Any:
 
 
 def _settings(params: dict[str, Any], config_file: Path | None) -> Settings:
+    if not params.get("metadata"):  # an empty --metadata list leaves the config file's metadata alone
+        params.pop("metadata", None)
     excluded, included = params.pop("exclude", ()), params.pop("include", ())
     if excluded or included:  # click keeps each option's values apart: the typed order comes from argv
         params["filters"] = rules_in_order(sys.argv[1:])

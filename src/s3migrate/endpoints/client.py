@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import datetime
 import functools
+import hashlib
 import json
 import logging
 import threading
@@ -14,6 +16,7 @@ from urllib.parse import urlsplit
 
 import botocore.loaders
 import botocore.session
+from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.credentials import CredentialProvider, RefreshableCredentials
 from botocore.exceptions import BotoCoreError
@@ -79,6 +82,9 @@ class Endpoint:
     endpoint_url: str | None = None
     credentials: Credentials | None = field(default=None, repr=False)
     addressing_style: str = "auto"  # auto | path | virtual (see addressing_style())
+    request_payer: bool = False  # every request carries x-amz-request-payer: requester
+    unsigned: bool = False  # anonymous requests to a public bucket: no credentials looked up, nothing signed
+    sse_c_key: bytes | None = field(default=None, repr=False)  # SSE-C: every object request carries this key
 
     @property
     def bucket(self) -> str:
@@ -133,6 +139,7 @@ def make_s3_client(
     - GetObject, PutObject and UploadPart take a lean path on the happy path (``endpoints.lean``).
     """
     s3_options: Any = {"payload_signing_enabled": False}
+    signing: Any = {"signature_version": UNSIGNED} if endpoint.unsigned else {}
     style = addressing_style(endpoint)
     if style:
         s3_options["addressing_style"] = style
@@ -147,6 +154,7 @@ def make_s3_client(
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",
         user_agent_extra="s3migrate",
+        **signing,
     )
     try:
         session, lock = _session(endpoint.profile, endpoint.credentials)
@@ -158,7 +166,32 @@ def make_s3_client(
         raise EndpointError(f"{endpoint.describe()}: {describe(exc)}") from None
     client.meta.events.unregister("before-call.s3", add_expect_header)
     _cache_endpoint_resolution(client)
-    return wrap(client)
+    carried = carried_parameters(endpoint)
+    if carried:
+        client.meta.events.register_first("before-parameter-build.s3", functools.partial(_carry, carried))
+    return wrap(client, lean=not (endpoint.unsigned or endpoint.sse_c_key),
+                headers={"x-amz-request-payer": "requester"} if endpoint.request_payer else None)
+
+
+def carried_parameters(endpoint: Endpoint) -> dict[str, Any]:
+    """What every request to this side carries, where its operation takes it: RequestPayer, and the SSE-C key
+    (GET, HEAD, PUT, the multipart calls). Kept in the client's memory only: never logged or stored."""
+    carried: dict[str, Any] = {}
+    if endpoint.request_payer:
+        carried["RequestPayer"] = "requester"
+    if endpoint.sse_c_key is not None:  # encoded here, with its MD5, so botocore's own SSE-C handler leaves it
+        carried["SSECustomerAlgorithm"] = "AES256"
+        carried["SSECustomerKey"] = base64.b64encode(endpoint.sse_c_key).decode("ascii")
+        carried["SSECustomerKeyMD5"] = base64.b64encode(
+            hashlib.md5(endpoint.sse_c_key, usedforsecurity=False).digest()).decode("ascii")
+    return carried
+
+
+def _carry(carried: dict[str, Any], params: dict[str, Any], model: Any, **_: Any) -> None:
+    members = model.input_shape.members if model.input_shape is not None else {}
+    for name, value in carried.items():
+        if name in members and name not in params:
+            params[name] = value
 
 
 @functools.cache

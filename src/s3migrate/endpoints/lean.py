@@ -57,6 +57,10 @@ _REQUEST_HEADERS = {
     "ChecksumSHA1": "x-amz-checksum-sha1",
     "ChecksumSHA256": "x-amz-checksum-sha256",
     "Tagging": "x-amz-tagging",
+    "ACL": "x-amz-acl",
+    "ServerSideEncryption": "x-amz-server-side-encryption",
+    "SSEKMSKeyId": "x-amz-server-side-encryption-aws-kms-key-id",
+    "Expires": "Expires",  # an HTTP date (config.http_date)
     "IfMatch": "If-Match",
     "Range": "Range",
 }
@@ -139,8 +143,11 @@ class S3Store:
     """The S3 ObjectStore: one botocore client, with the lean request path in front of GET, PUT, UploadPart,
     CopyObject and ListObjectsV2 where it can serve them. Every other attribute is the client's own."""
 
-    def __init__(self, client: Any, *, lean: bool = True) -> None:
+    def __init__(self, client: Any, *, lean: bool = True, headers: dict[str, str] | None = None) -> None:
+        """``headers``: sent with every lean request, as the client's own event hooks add them to botocore's
+        (``x-amz-request-payer``)."""
         self._client = client
+        self._extra_headers = dict(headers or {})
         self._bases: dict[str, _BucketURL] = {}
         self._declined_buckets: set[str] = set()
         self._lock = threading.Lock()
@@ -327,6 +334,7 @@ class S3Store:
         if origin is None or credentials is None:  # a proxy (botocore's proxy handling) or no credentials
             raise _Declined
         path = where.path + ("/" + quote(key, safe="/~") if key else "/")
+        headers = {**headers, **self._extra_headers}
         query_text = canonical_query(query)
         target = f"{path}?{query_text}" if query_text else path
         url = where.origin_name + target  # for log lines
@@ -472,6 +480,7 @@ def lean_enabled() -> bool:
     return os.environ.get("S3MIGRATE_LEAN_REQUESTS", "1").strip().lower() not in ("0", "false", "no", "off")
 
 
-def wrap(client: Any) -> S3Store:
-    """The S3 store of a botocore client: with the lean path in front unless it is switched off."""
-    return S3Store(client, lean=lean_enabled())
+def wrap(client: Any, *, lean: bool = True, headers: dict[str, str] | None = None) -> S3Store:
+    """The S3 store of a botocore client: with the lean path in front unless it is switched off (``lean``
+    False: requests the lean path cannot sign or frame, unsigned or with SSE-C keys)."""
+    return S3Store(client, lean=lean and lean_enabled(), headers=headers)

@@ -219,8 +219,8 @@ class LocalStore:
             try:
                 key.encode("utf-8")
             except UnicodeEncodeError:
-                self.problems.append(ListingProblem(os.fsdecode(entry.path), "its name is not UTF-8, so it cannot "
-                                                                            "be an S3 key"))
+                shown = key.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+                self.problems.append(ListingProblem(shown, "its name is not UTF-8, so it cannot be an S3 key"))
                 continue
             try:
                 if entry.is_symlink() and not self.follow_symlinks:

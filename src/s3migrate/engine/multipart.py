@@ -190,7 +190,8 @@ class MultipartCopy:
         return _Upload(upload_id, known if trusted else {}, {} if trusted else known)
 
     def _create(self, source: SourceObject, layout: PartLayout) -> _Upload:
-        args: dict[str, Any] = {"Bucket": self.job.dst_bucket, "Key": self.job.dst_key, **source.attributes}
+        args: dict[str, Any] = {"Bucket": self.job.dst_bucket, "Key": self.job.dst_key,
+                                **self.options.written(source.attributes), **self.options.write_args}
         if self.options.storage_class:
             args["StorageClass"] = self.options.storage_class
         if self.algorithm:

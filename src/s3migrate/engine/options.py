@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
-from s3migrate.config import Settings
+from s3migrate.config import CONTENT_HEADERS, Settings
+
+# Settings field -> the PutObject/CreateMultipartUpload/CopyObject argument it sets.
+_CONTENT_ARGS = {"content_type": "ContentType", "cache_control": "CacheControl",
+                 "content_disposition": "ContentDisposition", "content_encoding": "ContentEncoding",
+                 "content_language": "ContentLanguage", "expires": "Expires"}
 
 
 @dataclass(frozen=True)
@@ -22,6 +28,24 @@ class TransferOptions:
     copy_tags: bool = True  # copy object tags (a GetObjectTagging for each object that has any)
     copy_cutoff: int = 5 * 1024**3  # server-side copies over this size are multipart (UploadPartCopy)
     copy_part_size: int = 64 * 1024 * 1024  # parts of server-side multipart copies
+    # Every object write (PutObject, CreateMultipartUpload, CopyObject): ACL, ServerSideEncryption, SSEKMSKeyId.
+    write_args: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)  # content headers (and Expires) set on every object
+    metadata: dict[str, str] = field(default_factory=dict)  # user metadata added to every object
+    replace_metadata: bool = False  # --metadata-directive REPLACE: nothing carried from the source
+
+    @property
+    def rewrites_attributes(self) -> bool:
+        """Whether what is written differs from the source's own metadata and content headers."""
+        return bool(self.headers or self.metadata or self.replace_metadata)
+
+    def written(self, carried: dict[str, Any]) -> dict[str, Any]:
+        """The metadata and content headers to write, from the source's (``carried``) and the options."""
+        out = {} if self.replace_metadata else dict(carried)
+        out.update(self.headers)
+        if self.metadata:
+            out["Metadata"] = {**out.get("Metadata", {}), **self.metadata}
+        return out
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TransferOptions:
@@ -39,4 +63,21 @@ class TransferOptions:
             check_source_etag=settings.check_source_etag,
             copy_cutoff=settings.copy_cutoff,
             copy_part_size=settings.copy_part_size,
+            write_args=write_args(settings),
+            headers={_CONTENT_ARGS[name]: str(getattr(settings, name)) for name in (*CONTENT_HEADERS, "expires")
+                     if getattr(settings, name)},
+            metadata=dict(settings.metadata),
+            replace_metadata=settings.metadata_directive == "REPLACE",
         )
+
+
+def write_args(settings: Settings) -> dict[str, str]:
+    """ACL and server-side encryption of every object write."""
+    args: dict[str, str] = {}
+    if settings.acl:
+        args["ACL"] = settings.acl
+    if settings.sse:
+        args["ServerSideEncryption"] = settings.sse
+    if settings.sse_kms_key_id:
+        args["SSEKMSKeyId"] = settings.sse_kms_key_id
+    return args

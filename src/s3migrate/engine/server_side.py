@@ -25,6 +25,7 @@ from s3migrate.engine.context import CopyContext, CopyResult
 from s3migrate.engine.digest import etag_digest, etag_is_md5, object_md5
 from s3migrate.engine.multipart import ServerSideRefused
 from s3migrate.engine.options import TransferOptions
+from s3migrate.engine.source import carried_attributes
 from s3migrate.errors import IntegrityError
 from s3migrate.jobs.job import Job
 
@@ -79,6 +80,18 @@ class ServerSideCopy:
         self._worked()
         return result
 
+    def _source_attributes(self, job: Job) -> dict[str, Any]:
+        """The source's metadata and content headers (a HEAD), for a copy that changes some of them."""
+        if self.options.replace_metadata:
+            return {}
+        args: dict[str, Any] = {"Bucket": job.src_bucket, "Key": job.src_key}
+        if job.version_id:
+            args["VersionId"] = job.version_id
+        try:
+            return carried_attributes(self.dst.head_object(**args))
+        except Exception as exc:
+            raise translate_transfer_error(exc, "source HEAD before a server-side copy") from None
+
     def _source_etag_is_md5(self, job: Job) -> bool:
         """A listing does not say whether the source is encrypted (then its ETag is no MD5): a HEAD does."""
         args: dict[str, Any] = {"Bucket": job.src_bucket, "Key": job.src_key}
@@ -103,6 +116,9 @@ class ServerSideCopy:
             args["StorageClass"] = self.options.storage_class
         if not self.options.copy_tags:
             args["TaggingDirective"] = "REPLACE"  # and no Tagging: the copy has none (COPY, the default, keeps them)
+        args.update(self.options.write_args)
+        if self.options.rewrites_attributes:  # REPLACE names everything the copy keeps: read the source's first
+            args.update(MetadataDirective="REPLACE", **self.options.written(self._source_attributes(job)))
         try:
             response = self.dst.copy_object(**args)
         except Exception as exc:

@@ -23,4 +23,6 @@ class Job:
         return f"{self.src_bucket}/{self.src_key}"
 
     def describe(self) -> str:
+        if self.src_bucket.startswith("/"):  # a local folder (no bucket name starts with /)
+            return f"{self.src_bucket.rstrip('/')}/{self.src_key}"
         return f"s3://{self.src_bucket}/{self.src_key}"
