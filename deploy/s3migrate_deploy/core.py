@@ -122,6 +122,15 @@ class MigrationCore(Construct):
         self.table.grant_read_write_data(grantee)
         self._grant_credentials(grantee)
         self._grant_buckets(grantee, self.settings.own_buckets())
+        self._grant_kms_key(grantee)
+
+    def _grant_kms_key(self, grantee: iam.IGrantable) -> None:
+        """Writing with SSE-KMS needs the key: GenerateDataKey for each object or upload, Decrypt to add parts to
+        a multipart upload (AWS: "Using SSE-KMS")."""
+        key = self.settings.access.sse_kms_key_id
+        if key and self.settings.job_type == "GET":  # this account's role writes the destination
+            iam.Grant.add_to_principal(grantee=grantee, actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                                       resource_arns=[key])
 
     def grant_jobsender(self, grantee: iam.IGrantable) -> None:
         """Send jobs (and drop an s3:TestEvent), register them, read the pairs, list this account's buckets."""

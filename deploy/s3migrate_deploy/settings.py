@@ -65,6 +65,31 @@ class ClusterSettings:
     jobsender_schedule: str = "hourly"
 
 
+@dataclass(frozen=True)
+class AccessSettings:
+    """How workers reach and write objects; passed as S3MIGRATE_* environment (the package validates the values
+    again). A KMS key must be an ARN, so the workers' role can be granted exactly that key."""
+
+    acl: str = ""
+    sse: str = ""
+    sse_kms_key_id: str = ""
+    metadata: str = ""  # KEY=VALUE,KEY=VALUE
+    metadata_directive: str = ""
+    content_type: str = ""
+    cache_control: str = ""
+    content_disposition: str = ""
+    content_encoding: str = ""
+    content_language: str = ""
+    expires: str = ""
+    from_request_payer: bool = False
+    to_request_payer: bool = False
+    from_no_sign_request: bool = False
+
+    def environment(self) -> dict[str, str]:
+        return {f"S3MIGRATE_{name.upper()}": str(value) for name, value in self.__dict__.items()
+                if value not in ("", False)}
+
+
 # The original names and their s3migrate defaults; passed to the functions and instances as environment.
 @dataclass(frozen=True)
 class AdoptSettings:
@@ -104,6 +129,7 @@ class DeploySettings:
     serverless: ServerlessSettings = field(default_factory=ServerlessSettings)
     cluster: ClusterSettings = field(default_factory=ClusterSettings)
     adopt: AdoptSettings = field(default_factory=AdoptSettings)
+    access: AccessSettings = field(default_factory=AccessSettings)
     source: Path = EXAMPLE
 
     @property
@@ -116,8 +142,10 @@ class DeploySettings:
         return sorted(set(names))
 
     def environment(self) -> dict[str, str]:
-        """The knobs as the original environment variable names (booleans as True/False)."""
-        return {key: str(value) for key, value in self.knobs.items() if value != ""}
+        """The knobs as the original environment variable names (booleans as True/False), and the access
+        settings as S3MIGRATE_* names."""
+        return {**{key: str(value) for key, value in self.knobs.items() if value != ""},
+                **self.access.environment()}
 
 
 def _section(data: dict[str, Any], name: str, cls: type[Any]) -> Any:
@@ -140,6 +168,12 @@ def parse(data: dict[str, Any], source: Path = EXAMPLE) -> DeploySettings:
     serverless = _section(data, "serverless", ServerlessSettings)
     cluster = _section(data, "cluster", ClusterSettings)
     adopt = _section(data, "adopt", AdoptSettings)
+    access = _section(data, "access", AccessSettings)
+    if access.sse_kms_key_id and not (access.sse_kms_key_id.startswith("arn:aws") and ":kms:" in access.sse_kms_key_id):
+        raise SettingsError("[access] sse_kms_key_id: the key's ARN (arn:aws:kms:REGION:ACCOUNT:key/ID), so the "
+                            "workers can be granted that key alone")
+    if access.sse_kms_key_id and access.sse not in ("aws:kms", "aws:kms:dsse"):
+        raise SettingsError("[access] sse_kms_key_id needs sse = \"aws:kms\" or \"aws:kms:dsse\"")
     if bool(adopt.queue_arn) != bool(adopt.dead_letter_queue_arn):
         raise SettingsError("[adopt] queue_arn and dead_letter_queue_arn go together (the alarm watches the DLQ)")
     for key in ("queue_arn", "dead_letter_queue_arn"):
@@ -183,6 +217,7 @@ def parse(data: dict[str, Any], source: Path = EXAMPLE) -> DeploySettings:
         serverless=serverless,
         cluster=cluster,
         adopt=adopt,
+        access=access,
         source=source,
     )
     if data:

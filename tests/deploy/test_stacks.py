@@ -180,3 +180,27 @@ def test_a_running_deployments_queue_and_table_are_adopted(tmp_path: Path) -> No
         rendered = json.dumps(template.to_json())
         assert "s3_migrate_file_list" in rendered and "s3_migrate_file_list-DLQ" in rendered
         assert "table/s3_migrate_file_list/index/*" in rendered  # grants reach the desBucket-index too
+
+
+def test_access_settings_reach_the_workers_with_the_kms_key_they_need(tmp_path: Path) -> None:
+    """[access] becomes S3MIGRATE_* environment; a KMS key that this account's role writes with is granted."""
+    from s3migrate_deploy.settings import SettingsError, parse
+
+    key = "arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    data = tomllib.loads(EXAMPLE.read_text())
+    data["JobType"] = "GET"
+    data["access"] = {"acl": "bucket-owner-full-control", "sse": "aws:kms", "sse_kms_key_id": key,
+                      "from_request_payer": True}
+    app = build_app(parse(data), str(tmp_path), SKIP_BUNDLING)
+    app.synth()
+    for child in app.node.children:
+        if not isinstance(child, Stack):
+            continue
+        rendered = json.dumps(Template.from_stack(child).to_json())
+        for name, value in (("S3MIGRATE_ACL", "bucket-owner-full-control"), ("S3MIGRATE_SSE", "aws:kms"),
+                            ("S3MIGRATE_SSE_KMS_KEY_ID", key), ("S3MIGRATE_FROM_REQUEST_PAYER", "True")):
+            assert f'"{name}": "{value}"' in rendered or f"{name}={value}" in rendered, (child.node.id, name)
+        assert "kms:GenerateDataKey" in rendered and key in rendered
+    data["access"] = {"sse": "aws:kms", "sse_kms_key_id": "alias/mine"}
+    with pytest.raises(SettingsError, match="ARN"):
+        parse(data)
