@@ -40,6 +40,7 @@ from s3migrate.wiring import (
     folder_endpoints,
     key_filter,
     open_stores,
+    restore_policy,
 )
 from s3migrate.worker.loop import Worker, WorkerSettings
 from s3migrate.worker.sender import send_jobs
@@ -149,7 +150,8 @@ class SyncRun:
 
     def planner(self, ledger: Ledger | None = None) -> Planner | SingleObjectPlan:
         if self.single is not None:
-            return SingleObjectPlan(self.src_client, self.src.bucket, self.single[0], self.dst.bucket, self.single[1])
+            return SingleObjectPlan(self.src_client, self.src.bucket, self.single[0], self.dst.bucket, self.single[1],
+                                    restore=restore_policy(self.settings))
         mapping = KeyMapping.folders(self.src.location, self.dst.location)
         return build_planner(self.settings, self.stores, mapping, self.ignore, ledger)
 

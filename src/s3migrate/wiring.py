@@ -28,6 +28,7 @@ from s3migrate.engine.options import TransferOptions
 from s3migrate.engine.server_side import clients_share_service
 from s3migrate.errors import ConfigError, EndpointError
 from s3migrate.ledger.base import Ledger
+from s3migrate.planner.archive import RestorePolicy
 from s3migrate.planner.filters import FilterRule, KeyFilter, read_files_from
 from s3migrate.planner.ignore import IgnoreRules
 from s3migrate.planner.mapping import KeyMapping, parse_pairs, read_pairs_file
@@ -212,12 +213,18 @@ def build_planner(settings: Settings, stores: Stores, mapping: KeyMapping, ignor
                   ledger: Ledger | None) -> Planner:
     """The planner of one mapping, with the comparison asked for (and JobsenderCompareVersionId's versions)."""
     planner = Planner(stores.src_client, stores.dst_client, mapping, ignore, list_width=settings.list_width,
-                      strategy=comparison(settings.compare or default_compare(stores)), key_filter=key_filter(settings))
+                      strategy=comparison(settings.compare or default_compare(stores)), key_filter=key_filter(settings),
+                      restore=restore_policy(settings))
     if settings.jobsender_compare_version_id:
         recorded = dict(ledger.destination_keys(mapping.dst_bucket)) if ledger is not None else {}
         planner.strategy = SizeAndVersion(recorded, mapping.dst_key, planner.strategy)
         planner.list_versions = True
     return planner
+
+
+def restore_policy(settings: Settings) -> RestorePolicy:
+    """What the plan does with archived source objects: report them, or also ask for their restore."""
+    return RestorePolicy(settings.restore_days, settings.restore_tier)
 
 
 def default_compare(stores: Stores) -> str:

@@ -114,6 +114,14 @@ def transfer_options(func: Any) -> Any:
         click.option("--content-encoding", help="Content-Encoding of every object written."),
         click.option("--content-language", help="Content-Language of every object written."),
         click.option("--expires", help="Expires of every object written (2030-01-01T00:00:00Z or an HTTP date)."),
+        click.option("--copy-object-lock", is_flag=True, default=None,
+                     help="Write the source's Object Lock retention (mode, retain-until date) and legal hold, where "
+                          "the source shows them; the destination bucket must have Object Lock enabled."),
+        click.option("--restore-days", type=int,
+                     help="Archived source objects (GLACIER, DEEP_ARCHIVE) not yet restored: ask S3 to restore "
+                          "them for N days; a later run copies them. Without it they are only reported."),
+        click.option("--restore-tier", type=click.Choice(["Standard", "Bulk", "Expedited"], case_sensitive=False),
+                     help="The tier of --restore-days. [default: Standard]"),
         click.option("--config", "config_file", type=click.Path(path_type=Path),
                      help="Settings file (TOML, or INI with the original Longbow keys)."),
         click.option("--log-level", help="DEBUG, INFO, WARNING or ERROR (LoggingLevel)."),
@@ -237,6 +245,19 @@ def _print_plan(stats: PlanStats, heading: str) -> None:
         click.echo(f"  {key}  ({reason})")
     if stats.to_copy > len(stats.examples):
         click.echo(f"  ... and {stats.to_copy - len(stats.examples)} more")
+    _print_archived(stats)
+
+
+def _print_archived(stats: PlanStats) -> None:
+    """Archived objects the plan left for a later run, with their reason (on stderr: they are not copied)."""
+    if not stats.archived:
+        return
+    click.echo(f"left for a later run: {count(stats.archived, 'archived object')} (GLACIER or DEEP_ARCHIVE, "
+               "not restored):", err=True)
+    for key, reason in stats.archived_examples:
+        click.echo(f"  {key}  ({reason})", err=True)
+    if stats.archived > len(stats.archived_examples):
+        click.echo(f"  ... and {stats.archived - len(stats.archived_examples)} more", err=True)
 
 
 def _print_report(report: SyncReport, settings: Settings) -> None:
@@ -250,6 +271,7 @@ def _print_report(report: SyncReport, settings: Settings) -> None:
         + (f"{report.plan.filtered} filtered out, " if report.plan.filtered else "")
         + f"{p.objects_failed} failed"
     )
+    _print_archived(report.plan)
     if report.left_out:
         click.echo(f"left out {count(len(report.left_out), 'file')} of the source folder:", err=True)
         for path, reason in report.left_out[:20]:
@@ -303,6 +325,8 @@ def sync(src: str, dst: str, config_file: Path | None, dry_run: bool, yes: bool,
             click.echo(json.dumps({
                 "dry_run": True, "to_copy": stats.to_copy, "bytes": stats.bytes_to_copy, "listed": stats.listed,
                 "skipped": stats.skipped, "ignored": stats.ignored, "filtered": stats.filtered,
+                "archived": stats.archived,
+                "archived_examples": [{"key": key, "reason": why} for key, why in stats.archived_examples],
                 "planned": [{"key": key, "size": size, "reason": reason} for key, size, reason in planned],
                 "would_delete": [{"key": o.key, "size": o.size} for o in extras],
             }, indent=2))
@@ -354,6 +378,8 @@ def _sync_document(report: SyncReport) -> dict[str, Any]:
         "bytes_copied_in_place": p.bytes_in_place, "bytes_already_there": p.bytes_reused,
         "skipped": report.plan.skipped, "ignored": report.plan.ignored, "filtered": report.plan.filtered,
         "left_out": [{"path": path, "reason": reason} for path, reason in report.left_out],
+        "archived": report.plan.archived,
+        "archived_examples": [{"key": key, "reason": why} for key, why in report.plan.archived_examples],
         "failed": [{"object": what, "reason": reason} for what, reason in report.failures],
         "deleted": list(mirror.deleted) if mirror else [],
         "delete_failed": [{"key": key, "reason": reason} for key, reason in mirror.failed] if mirror else [],
@@ -431,6 +457,12 @@ def cp(src: str, dst: str, config_file: Path | None, dry_run: bool, as_json: boo
                 progress.enter_context(ProgressRenderer(run.tracker))
 
         report = run.run(None, on_copy_start=show_progress)
+    if report.plan.archived:  # not copied, and not tried: the one object asked for is not there
+        why = report.plan.archived_examples[0][1]
+        if as_json:
+            click.echo(json.dumps({**_sync_document(report), "source": src, "destination": target}, indent=2))
+        click.echo(f"s3migrate: {src} not copied: {why}", err=True)
+        sys.exit(EXIT_FAILED)
     if as_json:
         click.echo(json.dumps({**_sync_document(report), "source": src, "destination": target}, indent=2))
     elif not quiet and not report.failures:

@@ -20,6 +20,7 @@ It only takes the happy path:
 from __future__ import annotations
 
 import contextlib
+import datetime
 import email.utils
 import logging
 import os
@@ -61,6 +62,9 @@ _REQUEST_HEADERS = {
     "ServerSideEncryption": "x-amz-server-side-encryption",
     "SSEKMSKeyId": "x-amz-server-side-encryption-aws-kms-key-id",
     "Expires": "Expires",  # an HTTP date (config.http_date)
+    "ObjectLockMode": "x-amz-object-lock-mode",
+    "ObjectLockRetainUntilDate": "x-amz-object-lock-retain-until-date",  # ISO 8601 (_header_value)
+    "ObjectLockLegalHoldStatus": "x-amz-object-lock-legal-hold",
     "IfMatch": "If-Match",
     "Range": "Range",
 }
@@ -84,6 +88,8 @@ _RESPONSE_FIELDS = {
     "x-amz-checksum-sha1": "ChecksumSHA1",
     "x-amz-checksum-sha256": "ChecksumSHA256",
     "x-amz-tagging-count": "TagCount",
+    "x-amz-object-lock-mode": "ObjectLockMode",
+    "x-amz-object-lock-legal-hold": "ObjectLockLegalHoldStatus",
 }
 _OPERATIONS = {"get_object": "GetObject", "put_object": "PutObject", "upload_part": "UploadPart",
                "copy_object": "CopyObject", "list_objects_v2": "ListObjectsV2"}
@@ -291,7 +297,7 @@ class S3Store:
         query: dict[str, str] = {}
         if "UploadId" in args:
             query = {"partNumber": str(args["PartNumber"]), "uploadId": str(args["UploadId"])}
-        headers = {header: str(args[name]) for name, header in _REQUEST_HEADERS.items() if args.get(name)}
+        headers = {header: _header_value(args[name]) for name, header in _REQUEST_HEADERS.items() if args.get(name)}
         for key, value in (args.get("Metadata") or {}).items():
             headers[f"x-amz-meta-{key}"] = value
         headers["Content-Length"] = str(body.length if isinstance(body, StreamedBody) else len(body))
@@ -458,6 +464,14 @@ def _get_request(args: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
     return query, headers
 
 
+def _header_value(value: Any) -> str:
+    """A request header's text; a datetime (a retain-until date) in ISO 8601, as S3 takes it."""
+    if isinstance(value, datetime.datetime):
+        moment = value.astimezone(datetime.UTC)  # as botocore writes it
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ" if moment.microsecond else "%Y-%m-%dT%H:%M:%SZ")
+    return str(value)
+
+
 def _parse_headers(headers: Any) -> dict[str, Any]:
     result: dict[str, Any] = {"ResponseMetadata": {"HTTPHeaders": dict(headers.items())}}
     metadata: dict[str, str] = {}
@@ -469,6 +483,9 @@ def _parse_headers(headers: Any) -> dict[str, Any]:
         elif lower == "last-modified":  # a datetime, as botocore parses it
             with contextlib.suppress(TypeError, ValueError):
                 result["LastModified"] = email.utils.parsedate_to_datetime(value)
+        elif lower == "x-amz-object-lock-retain-until-date":
+            with contextlib.suppress(ValueError):
+                result["ObjectLockRetainUntilDate"] = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
         elif lower.startswith("x-amz-meta-"):
             metadata[lower[len("x-amz-meta-"):]] = value
     if metadata:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from s3migrate.config import CONTENT_HEADERS, Settings
+from s3migrate.engine.source import LOCK_FIELDS
 
 # Settings field -> the PutObject/CreateMultipartUpload/CopyObject argument it sets.
 _CONTENT_ARGS = {"content_type": "ContentType", "cache_control": "CacheControl",
@@ -33,18 +34,22 @@ class TransferOptions:
     headers: dict[str, str] = field(default_factory=dict)  # content headers (and Expires) set on every object
     metadata: dict[str, str] = field(default_factory=dict)  # user metadata added to every object
     replace_metadata: bool = False  # --metadata-directive REPLACE: nothing carried from the source
+    copy_object_lock: bool = False  # --copy-object-lock: the source's retention and legal hold are written too
 
     @property
     def rewrites_attributes(self) -> bool:
         """Whether what is written differs from the source's own metadata and content headers."""
-        return bool(self.headers or self.metadata or self.replace_metadata)
+        return bool(self.headers or self.metadata or self.replace_metadata or self.copy_object_lock)
 
     def written(self, carried: dict[str, Any]) -> dict[str, Any]:
-        """The metadata and content headers to write, from the source's (``carried``) and the options."""
-        out = {} if self.replace_metadata else dict(carried)
+        """The metadata, content headers and (with --copy-object-lock) Object Lock state to write, from the
+        source's (``carried``) and the options."""
+        lock = {name: carried[name] for name in LOCK_FIELDS if name in carried} if self.copy_object_lock else {}
+        out = {} if self.replace_metadata else {k: v for k, v in carried.items() if k not in LOCK_FIELDS}
         out.update(self.headers)
         if self.metadata:
             out["Metadata"] = {**out.get("Metadata", {}), **self.metadata}
+        out.update(lock)
         return out
 
     @classmethod
@@ -68,6 +73,7 @@ class TransferOptions:
                      if getattr(settings, name)},
             metadata=dict(settings.metadata),
             replace_metadata=settings.metadata_directive == "REPLACE",
+            copy_object_lock=settings.copy_object_lock,
         )
 
 

@@ -47,9 +47,14 @@ class SourceObject:
     last_modified: Any = None  # as the HEAD gave it (a local destination makes it the file's mtime)
 
 
+# Object Lock state, as GET and HEAD show it (to callers allowed s3:GetObjectRetention/GetObjectLegalHold); written
+# only with --copy-object-lock (TransferOptions.written).
+LOCK_FIELDS = ("ObjectLockMode", "ObjectLockRetainUntilDate", "ObjectLockLegalHoldStatus")
+
+
 def carried_attributes(response: dict[str, Any]) -> dict[str, Any]:
-    """Content headers and user metadata of a GET/HEAD response, as PutObject arguments."""
-    out = {name: response[name] for name in _CARRIED if response.get(name)}
+    """Content headers, user metadata and Object Lock state of a GET/HEAD response, as PutObject arguments."""
+    out = {name: response[name] for name in (*_CARRIED, *LOCK_FIELDS) if response.get(name)}
     if response.get("Metadata"):
         out["Metadata"] = dict(response["Metadata"])
     return out
@@ -107,6 +112,9 @@ def write_error(exc: BaseException, what: str, args: dict[str, Any]) -> Transfer
     error = translate_transfer_error(exc, what)
     if args.get("Tagging") and names_access_denied(exc):
         return _needs(error, "writing tags needs s3:PutObjectTagging; --no-copy-tags copies without them")
+    if any(args.get(name) for name in LOCK_FIELDS) and error_code(exc) in ("InvalidRequest", "InvalidArgument"):
+        return _needs(error, "--copy-object-lock keeps the source's retention only in a destination bucket with "
+                             "Object Lock enabled")
     return error
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from s3migrate.endpoints.failures import http_status, names_missing_object, translate_endpoint_error
 from s3migrate.errors import EndpointError
 from s3migrate.jobs.job import Job
+from s3migrate.planner.archive import ARCHIVED_CLASSES, RestorePolicy, archived_reason
 from s3migrate.planner.filters import KeyFilter
 from s3migrate.planner.ignore import IgnoreRules
 from s3migrate.planner.join import Pair, join
@@ -37,6 +38,8 @@ class PlanStats:
     bytes_to_copy: int = 0
     largest: int = 0
     examples: list[tuple[str, str]] = field(default_factory=list)  # (key, reason), the first few copies
+    archived: int = 0  # to copy, but archived and not restored (planner/archive.py)
+    archived_examples: list[tuple[str, str]] = field(default_factory=list)  # (key, reason), the first few
 
     def add(self, decision: Decision, keep_examples: int) -> None:
         if decision.action is Action.COPY:
@@ -45,6 +48,10 @@ class PlanStats:
             self.largest = max(self.largest, decision.src.size)
             if len(self.examples) < keep_examples:
                 self.examples.append((decision.src.key, decision.reason))
+        elif decision.action is Action.ARCHIVED:
+            self.archived += 1
+            if len(self.archived_examples) < keep_examples:
+                self.archived_examples.append((decision.src.key, decision.reason))
         else:
             self.skipped += 1
 
@@ -76,6 +83,7 @@ class Planner:
     list_versions: bool = False  # list the source's latest versions (JobsenderCompareVersionId)
     list_width: int = FANOUT_WIDTH  # key ranges planned at once (1: one listing per side, in order)
     key_filter: KeyFilter | None = None  # --exclude/--include, sizes, ages, --files-from
+    restore: RestorePolicy = field(default_factory=RestorePolicy)  # archived objects: report, or ask for restores
 
     def pairs(self) -> Iterator[Pair]:
         """Source objects with their destination counterparts: over key ranges in parallel when both stores
@@ -122,6 +130,11 @@ class Planner:
                 decision = Decision(Action.SKIP, "a folder marker (an empty key ending in /), not a file", src, dst)
             else:
                 decision = self.strategy.decide(src, dst)
+            if decision.action is Action.COPY and src.storage_class in ARCHIVED_CLASSES:
+                why = archived_reason(self.src_client, m.src_bucket, m.src_key(src.key), src.storage_class,
+                                      self.restore)
+                if why is not None:
+                    decision = Decision(Action.ARCHIVED, why, src, dst)
             self.stats.add(decision, self.keep_examples)
             yield decision
 
@@ -155,6 +168,7 @@ class SingleObjectPlan:
     dst_bucket: str
     dst_key: str
     stats: PlanStats = field(default_factory=PlanStats)
+    restore: RestorePolicy = field(default_factory=RestorePolicy)
 
     def decisions(self) -> Iterator[Decision]:
         where = f"source s3://{self.src_bucket}/{self.src_key}"
@@ -162,11 +176,16 @@ class SingleObjectPlan:
         if src is None:
             raise EndpointError(f"{where}: no such object")
         decision = Decision(Action.COPY, "named on the command line", src, None)
+        why = archived_reason(self.src_client, self.src_bucket, self.src_key, src.storage_class, self.restore)
+        if why is not None:
+            decision = Decision(Action.ARCHIVED, why, src, None)
         self.stats.listed += 1
         self.stats.add(decision, keep_examples=1)
         yield decision
 
     def jobs(self) -> Iterator[Job]:
         for decision in self.decisions():
+            if decision.action is not Action.COPY:
+                continue
             yield Job(self.src_bucket, self.src_key, self.dst_bucket, self.dst_key, decision.src.size,
                       etag=decision.src.etag)

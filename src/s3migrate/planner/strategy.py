@@ -14,6 +14,7 @@ from s3migrate.planner.listing import ListedObject
 class Action(enum.Enum):
     COPY = "copy"
     SKIP = "skip"
+    ARCHIVED = "archived"  # to copy, but archived (GLACIER, DEEP_ARCHIVE) and not restored: left for a later run
 
 
 @dataclass(frozen=True)
