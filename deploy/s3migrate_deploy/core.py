@@ -142,6 +142,14 @@ class MigrationCore(Construct):
         self.ignore_parameter.grant_read(grantee)
         self._grant_credentials(grantee)
         self._grant_buckets(grantee, self.settings.own_buckets(), listing_only=True)
+        if self.settings.job_type == "PUT" and self.settings.own_buckets():
+            # The plan HEADs archived sources (GLACIER, DEEP_ARCHIVE) to see their restore, and asks for one with
+            # restore_days.
+            stack = Stack.of(self)
+            objects = [stack.format_arn(service="s3", region="", account="", resource=f"{b}/*")
+                       for b in self.settings.own_buckets()]
+            actions = ["s3:GetObject"] + (["s3:RestoreObject"] if self.settings.access.restore_days else [])
+            iam.Grant.add_to_principal(grantee=grantee, actions=actions, resource_arns=objects)
 
     def _grant_credentials(self, grantee: iam.IGrantable) -> None:
         iam.Grant.add_to_principal(grantee=grantee, actions=["ssm:GetParameter"],
@@ -159,10 +167,15 @@ class MigrationCore(Construct):
             return
         if self.settings.job_type == "PUT":  # this account reads the source
             actions = ["s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectAttributes", "s3:GetObjectTagging",
-                       "s3:GetObjectVersionTagging"]  # tags are copied too (CopyTags, on by default)
+                       "s3:GetObjectVersionTagging",  # tags are copied too (CopyTags, on by default)
+                       "s3:GetObjectRetention", "s3:GetObjectLegalHold"]  # shown to --copy-object-lock
         else:  # this account writes the destination
             actions = ["s3:PutObject", "s3:PutObjectTagging", "s3:GetObject", "s3:AbortMultipartUpload",
                        "s3:ListMultipartUploadParts", "s3:DeleteObject"]
+            if self.settings.access.acl:
+                actions.append("s3:PutObjectAcl")
+            if self.settings.access.copy_object_lock:
+                actions += ["s3:PutObjectRetention", "s3:PutObjectLegalHold"]
             iam.Grant.add_to_principal(grantee=grantee, actions=["s3:ListBucketMultipartUploads"],
                                        resource_arns=bucket_arns)
         iam.Grant.add_to_principal(grantee=grantee, actions=actions, resource_arns=object_arns)

@@ -84,10 +84,13 @@ class AccessSettings:
     from_request_payer: bool = False
     to_request_payer: bool = False
     from_no_sign_request: bool = False
+    copy_object_lock: bool = False
+    restore_days: int = 0  # archived sources: ask for restores of this many days (0: only report them)
+    restore_tier: str = ""
 
     def environment(self) -> dict[str, str]:
         return {f"S3MIGRATE_{name.upper()}": str(value) for name, value in self.__dict__.items()
-                if value not in ("", False)}
+                if value not in ("", False, 0)}
 
 
 # The original names and their s3migrate defaults; passed to the functions and instances as environment.
