@@ -217,6 +217,8 @@ class Settings(BaseModel):
     content_encoding: str | None = None
     content_language: str | None = None
     expires: str | None = Field(None, description="the Expires header of every object (an HTTP date or ISO 8601)")
+    all_versions: bool = Field(False, description="copy every version of every key, oldest first, delete markers "
+                               "included, into a versioned destination")
     copy_object_lock: bool = Field(False, description="write the source's Object Lock retention and legal hold")
     restore_days: int | None = Field(None, ge=1, description="ask S3 to restore archived (GLACIER, DEEP_ARCHIVE) "
                                      "source objects for this many days; a later run copies them")
@@ -378,7 +380,7 @@ _DURATION_FIELDS = {"min_age", "max_age"}
 _BOOL_FIELDS = {"clean_unfinished_upload", "jobsender_compare_version_id", "get_object_with_version_id",
                 "update_version_id", "verify_md5_twice", "server_side_copy", "copy_tags",
                 "check_source_etag", "original_key_mapping", "delete", "follow_symlinks",
-                "from_request_payer", "to_request_payer", "from_no_sign_request", "copy_object_lock"}
+                "from_request_payer", "to_request_payer", "from_no_sign_request", "copy_object_lock", "all_versions"}
 _INT_FIELDS = {"workers", "threads", "max_retries", "list_width", "max_delete", "restore_days"}
 
 # Original Longbow key -> (our field, unit of a bare number for sizes).

@@ -26,6 +26,7 @@ from s3migrate.engine.digest import etag_digest, etag_is_md5, multipart_etag, st
 from s3migrate.jobs.layout import PartLayout
 from s3migrate.ledger.base import JobState, Ledger
 from s3migrate.planner.filters import KeyFilter
+from s3migrate.planner.history import compare_history, history_pairs
 from s3migrate.planner.join import outer_join
 from s3migrate.planner.listing import ListedObject, list_objects
 from s3migrate.planner.mapping import KeyMapping
@@ -190,8 +191,38 @@ class Verifier:
     workers: int = 8
     key_filter: KeyFilter | None = None  # keys left out by the filters are not verified, on either side
     one_way: bool = False  # objects only at the destination are not reported (nor fail the verification)
+    all_versions: bool = False  # compare each key's whole history (planner/history.py), not the latest versions
+
+    def _histories(self) -> VerifyReport:
+        """Each key's history at the destination must be the source's: the same versions, in the same order."""
+        items: list[Item] = []
+        for src, dst in history_pairs(self.src_client, self.dst_client, self.mapping):
+            listed = (src or dst)
+            assert listed is not None
+            shown = listed.as_listed()
+            if self.key_filter and self.key_filter.excludes(shown) is not None:
+                continue
+            if src is None:
+                if not self.one_way:
+                    items.append(Item(shown.key, Verdict.EXTRA, "only at the destination", None, shown))
+                continue
+            if dst is None:
+                items.append(Item(shown.key, Verdict.MISSING, "not at the destination", shown, None))
+                continue
+            compared = compare_history(self.dst_client, self.mapping, src, dst)
+            if compared.diverged:
+                items.append(Item(shown.key, Verdict.DIFFERENT, compared.diverged, shown, dst.as_listed()))
+            elif compared.to_copy:
+                items.append(Item(shown.key, Verdict.MISSING, f"{len(compared.to_copy)} of {len(src.versions)} "
+                                  "versions not at the destination", shown, dst.as_listed()))
+            else:
+                items.append(Item(shown.key, Verdict.EQUAL, f"the same {len(src.versions)} versions", shown,
+                                  dst.as_listed()))
+        return VerifyReport(items)
 
     def run(self) -> VerifyReport:
+        if self.all_versions:
+            return self._histories()
         m = self.mapping
         items: list[Item] = []
         pending: list[Item] = []

@@ -30,6 +30,7 @@ from s3migrate.errors import ConfigError, EndpointError
 from s3migrate.ledger.base import Ledger
 from s3migrate.planner.archive import RestorePolicy
 from s3migrate.planner.filters import FilterRule, KeyFilter, read_files_from
+from s3migrate.planner.history import require_versioning
 from s3migrate.planner.ignore import IgnoreRules
 from s3migrate.planner.mapping import KeyMapping, parse_pairs, read_pairs_file
 from s3migrate.planner.plan import Planner
@@ -215,6 +216,12 @@ def build_planner(settings: Settings, stores: Stores, mapping: KeyMapping, ignor
     planner = Planner(stores.src_client, stores.dst_client, mapping, ignore, list_width=settings.list_width,
                       strategy=comparison(settings.compare or default_compare(stores)), key_filter=key_filter(settings),
                       restore=restore_policy(settings))
+    if settings.all_versions:
+        if stores.src.location.local or stores.dst.location.local:
+            raise ConfigError("--all-versions copies the version histories of buckets, not of local folders")
+        require_versioning(stores.dst_client, mapping.dst_bucket)
+        planner.all_versions = True
+        return planner
     if settings.jobsender_compare_version_id:
         recorded = dict(ledger.destination_keys(mapping.dst_bucket)) if ledger is not None else {}
         planner.strategy = SizeAndVersion(recorded, mapping.dst_key, planner.strategy)

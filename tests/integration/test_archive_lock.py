@@ -28,18 +28,18 @@ def test_archived_objects_are_reported_then_restored_and_copied(env: Any, bucket
     reported = run_cli("sync", *common, "--json")
     assert reported.returncode == 0, reported.stderr  # archived objects are left, not failed
     report = json.loads(reported.stdout)
-    assert report["copied"] == 1 and report["archived"] == 2 and report["failed"] == []
-    reasons = {item["key"]: item["reason"] for item in report["archived_examples"]}
+    assert report["copied"] == 1 and report["left"] == 2 and report["failed"] == []
+    reasons = {item["key"]: item["reason"] for item in report["left_examples"]}
     assert "GLACIER, not restored" in reasons["cold/old.bin"] and "--restore-days" in reasons["cold/old.bin"]
     assert "DEEP_ARCHIVE" in reasons["cold/older.bin"]
     assert keys(b.client(), dst_bucket) == {"cold/warm.txt": 10}
     text = run_cli("sync", *common)
-    assert "left for a later run: 2 archived objects" in text.stderr
+    assert "left as they are: 2 objects" in text.stderr
 
     asked = run_cli("sync", *common, "--restore-days", "2", "--restore-tier", "bulk", "--json")
     assert asked.returncode == 0, asked.stderr
     assert all("restore requested (2 days, Bulk tier)" in item["reason"] or "restored" in item["reason"]
-               or "in progress" in item["reason"] for item in json.loads(asked.stdout)["archived_examples"])
+               or "in progress" in item["reason"] for item in json.loads(asked.stdout)["left_examples"])
     head = a.client().head_object(Bucket=src_bucket, Key="cold/old.bin")
     assert "Restore" in head, head  # S3 has the request
 

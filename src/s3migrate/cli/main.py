@@ -151,6 +151,9 @@ def filter_options(func: Any) -> Any:
         click.option("--max-age", help="Only objects last modified at most this long ago."),
         click.option("--files-from", type=click.Path(path_type=Path),
                      help="Only these keys: a file of keys relative to SRC, one a line."),
+        click.option("--all-versions", is_flag=True, default=None,
+                     help="Every version of every key, oldest first, delete markers included (the destination "
+                          "bucket must have versioning on); verify compares the histories."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -245,19 +248,19 @@ def _print_plan(stats: PlanStats, heading: str) -> None:
         click.echo(f"  {key}  ({reason})")
     if stats.to_copy > len(stats.examples):
         click.echo(f"  ... and {stats.to_copy - len(stats.examples)} more")
-    _print_archived(stats)
+    _print_left(stats)
 
 
-def _print_archived(stats: PlanStats) -> None:
-    """Archived objects the plan left for a later run, with their reason (on stderr: they are not copied)."""
-    if not stats.archived:
+def _print_left(stats: PlanStats) -> None:
+    """Objects the plan left as they are (archived and not restored, another history), with the reason, on
+    stderr: they are not copied."""
+    if not stats.left:
         return
-    click.echo(f"left for a later run: {count(stats.archived, 'archived object')} (GLACIER or DEEP_ARCHIVE, "
-               "not restored):", err=True)
-    for key, reason in stats.archived_examples:
+    click.echo(f"left as they are: {count(stats.left, 'object')}:", err=True)
+    for key, reason in stats.left_examples:
         click.echo(f"  {key}  ({reason})", err=True)
-    if stats.archived > len(stats.archived_examples):
-        click.echo(f"  ... and {stats.archived - len(stats.archived_examples)} more", err=True)
+    if stats.left > len(stats.left_examples):
+        click.echo(f"  ... and {stats.left - len(stats.left_examples)} more", err=True)
 
 
 def _print_report(report: SyncReport, settings: Settings) -> None:
@@ -271,7 +274,7 @@ def _print_report(report: SyncReport, settings: Settings) -> None:
         + (f"{report.plan.filtered} filtered out, " if report.plan.filtered else "")
         + f"{p.objects_failed} failed"
     )
-    _print_archived(report.plan)
+    _print_left(report.plan)
     if report.left_out:
         click.echo(f"left out {count(len(report.left_out), 'file')} of the source folder:", err=True)
         for path, reason in report.left_out[:20]:
@@ -325,8 +328,8 @@ def sync(src: str, dst: str, config_file: Path | None, dry_run: bool, yes: bool,
             click.echo(json.dumps({
                 "dry_run": True, "to_copy": stats.to_copy, "bytes": stats.bytes_to_copy, "listed": stats.listed,
                 "skipped": stats.skipped, "ignored": stats.ignored, "filtered": stats.filtered,
-                "archived": stats.archived,
-                "archived_examples": [{"key": key, "reason": why} for key, why in stats.archived_examples],
+                "left": stats.left,
+                "left_examples": [{"key": key, "reason": why} for key, why in stats.left_examples],
                 "planned": [{"key": key, "size": size, "reason": reason} for key, size, reason in planned],
                 "would_delete": [{"key": o.key, "size": o.size} for o in extras],
             }, indent=2))
@@ -378,8 +381,8 @@ def _sync_document(report: SyncReport) -> dict[str, Any]:
         "bytes_copied_in_place": p.bytes_in_place, "bytes_already_there": p.bytes_reused,
         "skipped": report.plan.skipped, "ignored": report.plan.ignored, "filtered": report.plan.filtered,
         "left_out": [{"path": path, "reason": reason} for path, reason in report.left_out],
-        "archived": report.plan.archived,
-        "archived_examples": [{"key": key, "reason": why} for key, why in report.plan.archived_examples],
+        "left": report.plan.left,
+        "left_examples": [{"key": key, "reason": why} for key, why in report.plan.left_examples],
         "failed": [{"object": what, "reason": reason} for what, reason in report.failures],
         "deleted": list(mirror.deleted) if mirror else [],
         "delete_failed": [{"key": key, "reason": reason} for key, reason in mirror.failed] if mirror else [],
@@ -457,8 +460,8 @@ def cp(src: str, dst: str, config_file: Path | None, dry_run: bool, as_json: boo
                 progress.enter_context(ProgressRenderer(run.tracker))
 
         report = run.run(None, on_copy_start=show_progress)
-    if report.plan.archived:  # not copied, and not tried: the one object asked for is not there
-        why = report.plan.archived_examples[0][1]
+    if report.plan.left:  # not copied, and not tried: the one object asked for is not there
+        why = report.plan.left_examples[0][1]
         if as_json:
             click.echo(json.dumps({**_sync_document(report), "source": src, "destination": target}, indent=2))
         click.echo(f"s3migrate: {src} not copied: {why}", err=True)
@@ -729,7 +732,7 @@ def verify(src: str, dst: str, config_file: Path | None, state: Path | None, led
         make_store(src_ep, settings, max_pool_connections=pool),
         make_store(dst_ep, settings, max_pool_connections=pool),
         KeyMapping.folders(src_ep.location, dst_ep.location), ledger, deep=deep, workers=settings.workers,
-        key_filter=key_filter(settings), one_way=one_way,
+        key_filter=key_filter(settings), one_way=one_way, all_versions=settings.all_versions,
     )
     try:
         report = verifier.run()

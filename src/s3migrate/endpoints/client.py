@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
+from xml.etree import ElementTree
 
 import botocore.loaders
 import botocore.session
@@ -166,11 +167,34 @@ def make_s3_client(
         raise EndpointError(f"{endpoint.describe()}: {describe(exc)}") from None
     client.meta.events.unregister("before-call.s3", add_expect_header)
     _cache_endpoint_resolution(client)
+    client.meta.events.register("before-parse.s3.ListObjectVersions", keep_version_order)
     carried = carried_parameters(endpoint)
     if carried:
         client.meta.events.register_first("before-parameter-build.s3", functools.partial(_carry, carried))
     return wrap(client, lean=not (endpoint.unsigned or endpoint.sse_c_key),
                 headers={"x-amz-request-payer": "requester"} if endpoint.request_payer else None)
+
+
+def keep_version_order(response_dict: dict[str, Any], customized_response_dict: dict[str, Any],
+                        **_: Any) -> None:
+    """ListObjectVersions answers each key's versions and delete markers interleaved, newest first; botocore
+    parses them into two lists, losing that order, which LastModified (whole seconds) cannot always restore.
+    The document order is kept as ``VersionOrder``: [(key, version id, is a delete marker)]."""
+    body = response_dict.get("body")
+    if not isinstance(body, bytes) or response_dict.get("status_code", 200) >= 300:
+        return
+    try:
+        root = ElementTree.fromstring(body)
+    except ElementTree.ParseError:
+        return
+    order = []
+    for element in root:
+        name = element.tag.rpartition("}")[2]
+        if name in ("Version", "DeleteMarker"):
+            key = next((child.text for child in element if child.tag.endswith("Key")), None)
+            version = next((child.text for child in element if child.tag.endswith("VersionId")), None)
+            order.append((key or "", version or "null", name == "DeleteMarker"))
+    customized_response_dict["VersionOrder"] = order
 
 
 def carried_parameters(endpoint: Endpoint) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
+from s3migrate.endpoints.failures import translate_transfer_error
 from s3migrate.engine.budget import ByteBudget
 from s3migrate.engine.context import CopyContext, CopyResult
 from s3migrate.engine.digest import etag_digest
@@ -14,7 +15,7 @@ from s3migrate.engine.options import TransferOptions
 from s3migrate.engine.server_side import COPY_OBJECT_LIMIT, ServerSideCopy
 from s3migrate.engine.single import copy_single
 from s3migrate.engine.source import SourceObject, head_source
-from s3migrate.jobs.job import Job
+from s3migrate.jobs.job import SOURCE_VERSION_METADATA, Job
 
 
 class ObjectCopier:
@@ -31,7 +32,9 @@ class ObjectCopier:
         job = ctx.job
         if self.options.update_version_id and not job.version_id:
             ctx.job = job = self._pin_current_version(ctx)
-        if job.version_id and not self.options.get_object_with_version_id:
+        if job.delete_marker:
+            return self._delete_marker(job)
+        if job.version_id and not self.options.get_object_with_version_id and not job.history:
             # GetObjectWithVersionId off (the original default): read the current object, pinned by ETag.
             ctx.job = job = replace(job, version_id=None)
         if ctx.record is not None and ctx.record.try_times > 1:
@@ -57,20 +60,35 @@ class ObjectCopier:
             return copy_single(self.src, self.dst, ctx, self.options, self.budget)
         return self._multipart(ctx, source)
 
+    def _delete_marker(self, job: Job) -> CopyResult:
+        """A delete marker of a history: a DELETE at the (versioned) destination makes one there too."""
+        try:
+            self.dst.delete_object(Bucket=job.dst_bucket, Key=job.dst_key)
+        except Exception as exc:
+            raise translate_transfer_error(exc, "destination DELETE (a delete marker)") from None
+        # The ledger records the source version this marker mirrors (the destination's marker has its own id).
+        return CopyResult(etag="", size=0, bytes_sent=0, version_id=job.version_id)
+
     def _multipart(self, ctx: CopyContext, source: SourceObject | None, *, server_side: bool = False) -> CopyResult:
         copy = MultipartCopy(self.src, self.dst, ctx, self.options, self.budget, self._pool, server_side=server_side)
         return copy.run(source)
 
     def _already_at_destination(self, job: Job) -> CopyResult | None:
         """A retried job (its worker may have died after the PUT and before the ledger write) is not copied
-        again when the destination already holds exactly the source's bytes (equal size and plain MD5 ETags)."""
+        again when the destination already holds exactly the source's bytes (equal size and plain MD5 ETags). A
+        version of a history landed only if the destination's latest version names it as its source: equal bytes
+        could be the version before it."""
         source_md5 = etag_digest(job.etag)
-        if source_md5 is None:
+        if source_md5 is None and not job.history:
             return None
         try:
             head = self.dst.head_object(Bucket=job.dst_bucket, Key=job.dst_key)
         except Exception:
             return None
+        if job.history:
+            if (head.get("Metadata") or {}).get(SOURCE_VERSION_METADATA) != job.version_id:
+                return None
+            return CopyResult(etag=str(head["ETag"]), size=job.size, bytes_sent=0, version_id=job.version_id)
         if int(head.get("ContentLength", -1)) == job.size and etag_digest(head.get("ETag")) == source_md5:
             return CopyResult(etag=str(head["ETag"]), size=job.size, bytes_sent=0, version_id=job.version_id)
         return None

@@ -191,7 +191,8 @@ class MultipartCopy:
 
     def _create(self, source: SourceObject, layout: PartLayout) -> _Upload:
         args: dict[str, Any] = {"Bucket": self.job.dst_bucket, "Key": self.job.dst_key,
-                                **self.options.written(source.attributes), **self.options.write_args}
+                                **self.job.tagged(self.options.written(source.attributes)),
+                                **self.options.write_args}
         if self.options.storage_class:
             args["StorageClass"] = self.options.storage_class
         if self.algorithm:

@@ -117,8 +117,8 @@ class ServerSideCopy:
         if not self.options.copy_tags:
             args["TaggingDirective"] = "REPLACE"  # and no Tagging: the copy has none (COPY, the default, keeps them)
         args.update(self.options.write_args)
-        if self.options.rewrites_attributes:  # REPLACE names everything the copy keeps: read the source's first
-            args.update(MetadataDirective="REPLACE", **self.options.written(self._source_attributes(job)))
+        if self.options.rewrites_attributes or job.history:  # REPLACE names all the copy keeps: read the source's
+            args.update(MetadataDirective="REPLACE", **job.tagged(self.options.written(self._source_attributes(job))))
         try:
             response = self.dst.copy_object(**args)
         except Exception as exc:

@@ -136,7 +136,7 @@ def _put_args(ctx: CopyContext, options: TransferOptions, response: dict[str, An
         "Key": ctx.job.dst_key,
         "Body": body,
         "ContentMD5": content_md5(digest),
-        **options.written(carried_attributes(response)),
+        **ctx.job.tagged(options.written(carried_attributes(response))),
         **options.write_args,
         **full_object_checksum(response),
         **tags,

@@ -35,6 +35,7 @@ class DecodedMessage:
 
     jobs: list[Job] = field(default_factory=list)
     ignored: str | None = None
+    sequential: bool = False  # the versions of one history: in order, each only after the one before it
 
 
 def encode_job(job: Job) -> str:
@@ -50,6 +51,36 @@ def encode_job(job: Job) -> str:
     if job.etag:
         body["Src_etag"] = job.etag
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+
+
+def encode_chain(jobs: list[Job]) -> str:
+    """One key's versions to copy in order (``--all-versions``): the job fields once, then each version."""
+    first = jobs[0]
+    body: dict[str, Any] = {
+        "Src_bucket": first.src_bucket, "Src_key": first.src_key, "Des_bucket": first.dst_bucket,
+        "Des_key": first.dst_key, "v": FORMAT_VERSION,
+        "Versions": [{"versionId": j.version_id or "null", "Size": j.size, "Src_etag": j.etag or "",
+                      "DeleteMarker": j.delete_marker} for j in jobs],
+    }
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+
+
+def _decode_chain(body: dict[str, Any]) -> DecodedMessage:
+    versions = body["Versions"]
+    if not isinstance(versions, list) or not versions:
+        raise BadMessageError("field 'Versions' is not a list of versions")
+    src_bucket, dst_bucket = _text(body, "Src_bucket"), _text(body, "Des_bucket")
+    src_key, dst_key = _key(_text(body, "Src_key"), "Src_key"), _key(_text(body, "Des_key"), "Des_key")
+    jobs = []
+    for item in versions:
+        if not isinstance(item, dict):
+            raise BadMessageError("a version in 'Versions' is not an object")
+        etag = item.get("Src_etag")
+        jobs.append(Job(src_bucket, src_key, dst_bucket, dst_key, _size(item.get("Size")),
+                        version_id=_text(item, "versionId"),  # "null" names the version written before versioning
+                        etag=etag if isinstance(etag, str) and etag else None, history=True,
+                        delete_marker=item.get("DeleteMarker") is True))
+    return DecodedMessage(jobs=jobs, sequential=True)
 
 
 def original_destination_key(des_prefix: str, src_key: str, *, posix: bool = False) -> str:
@@ -181,6 +212,8 @@ def decode_message(
         return _decode_event(data["Records"], default_destination, posix_keys)
     if "detail-type" in data and "detail" in data:
         return _decode_eventbridge(data, default_destination, posix_keys)
+    if "Versions" in data:
+        return _decode_chain(data)
     return DecodedMessage(jobs=[_decode_job(data)])
 
 

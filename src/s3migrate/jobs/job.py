@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+# The metadata a copied version of an --all-versions history carries: the source version it was copied from.
+SOURCE_VERSION_METADATA = "s3migrate-source-version-id"
 
 
 @dataclass(frozen=True)
@@ -16,13 +20,26 @@ class Job:
     size: int
     version_id: str | None = None
     etag: str | None = None
+    history: bool = False  # one version of an --all-versions chain (planner/history.py): pinned to version_id
+    delete_marker: bool = False  # that version is a delete marker: the copy is a delete at the destination
 
     @property
     def ledger_key(self) -> str:
-        """The ledger's partition key, as in the original: ``src_bucket/src_key``."""
+        """The ledger's partition key, as in the original: ``src_bucket/src_key``; a version of a history has
+        its own (``?versionId=``), so each version is done once."""
+        if self.history:
+            return f"{self.src_bucket}/{self.src_key}?versionId={self.version_id or 'null'}"
         return f"{self.src_bucket}/{self.src_key}"
 
     def describe(self) -> str:
         if self.src_bucket.startswith("/"):  # a local folder (no bucket name starts with /)
             return f"{self.src_bucket.rstrip('/')}/{self.src_key}"
-        return f"s3://{self.src_bucket}/{self.src_key}"
+        where = f"s3://{self.src_bucket}/{self.src_key}"
+        return f"{where} (version {self.version_id})" if self.history else where
+
+    def tagged(self, attributes: dict[str, Any]) -> dict[str, Any]:
+        """What a write of this job carries: a version of a history also names its source version."""
+        if not self.history:
+            return attributes
+        return {**attributes, "Metadata": {**attributes.get("Metadata", {}),
+                                           SOURCE_VERSION_METADATA: self.version_id or "null"}}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from s3migrate.endpoints.failures import http_status, names_missing_object, translate_endpoint_error
@@ -12,6 +12,7 @@ from s3migrate.errors import EndpointError
 from s3migrate.jobs.job import Job
 from s3migrate.planner.archive import ARCHIVED_CLASSES, RestorePolicy, archived_reason
 from s3migrate.planner.filters import KeyFilter
+from s3migrate.planner.history import chain_jobs, compare_history, history_pairs
 from s3migrate.planner.ignore import IgnoreRules
 from s3migrate.planner.join import Pair, join
 from s3migrate.planner.listing import (
@@ -38,8 +39,8 @@ class PlanStats:
     bytes_to_copy: int = 0
     largest: int = 0
     examples: list[tuple[str, str]] = field(default_factory=list)  # (key, reason), the first few copies
-    archived: int = 0  # to copy, but archived and not restored (planner/archive.py)
-    archived_examples: list[tuple[str, str]] = field(default_factory=list)  # (key, reason), the first few
+    left: int = 0  # to copy, but left as they are: archived, or another history (Action.LEFT)
+    left_examples: list[tuple[str, str]] = field(default_factory=list)  # (key, reason), the first few
 
     def add(self, decision: Decision, keep_examples: int) -> None:
         if decision.action is Action.COPY:
@@ -48,10 +49,10 @@ class PlanStats:
             self.largest = max(self.largest, decision.src.size)
             if len(self.examples) < keep_examples:
                 self.examples.append((decision.src.key, decision.reason))
-        elif decision.action is Action.ARCHIVED:
-            self.archived += 1
-            if len(self.archived_examples) < keep_examples:
-                self.archived_examples.append((decision.src.key, decision.reason))
+        elif decision.action is Action.LEFT:
+            self.left += 1
+            if len(self.left_examples) < keep_examples:
+                self.left_examples.append((decision.src.key, decision.reason))
         else:
             self.skipped += 1
 
@@ -84,6 +85,7 @@ class Planner:
     list_width: int = FANOUT_WIDTH  # key ranges planned at once (1: one listing per side, in order)
     key_filter: KeyFilter | None = None  # --exclude/--include, sizes, ages, --files-from
     restore: RestorePolicy = field(default_factory=RestorePolicy)  # archived objects: report, or ask for restores
+    all_versions: bool = False  # --all-versions: every version of every key, oldest first (planner/history.py)
 
     def pairs(self) -> Iterator[Pair]:
         """Source objects with their destination counterparts: over key ranges in parallel when both stores
@@ -112,6 +114,9 @@ class Planner:
         )
 
     def decisions(self) -> Iterator[Decision]:
+        if self.all_versions:
+            yield from self._history_decisions()
+            return
         m = self.mapping
         key_filter = self.key_filter if self.key_filter else None  # an empty filter costs nothing per object
         to_folder = self.dst_client.abilities.filesystem
@@ -134,14 +139,43 @@ class Planner:
                 why = archived_reason(self.src_client, m.src_bucket, m.src_key(src.key), src.storage_class,
                                       self.restore)
                 if why is not None:
-                    decision = Decision(Action.ARCHIVED, why, src, dst)
+                    decision = Decision(Action.LEFT, why, src, dst)
             self.stats.add(decision, self.keep_examples)
             yield decision
 
-    def jobs(self) -> Iterator[Job]:
+    def _history_decisions(self) -> Iterator[Decision]:
+        """One decision per key: copy its missing versions as a chain, skip it, or leave a diverged history."""
+        m = self.mapping
+        for src, dst in history_pairs(self.src_client, self.dst_client, m):
+            if src is None:
+                continue
+            listed = src.as_listed()
+            self.stats.listed += 1
+            if self.ignore and self.ignore.ignores(m.src_bucket, m.src_key(src.key)):
+                self.stats.ignored += 1
+                continue
+            if self.key_filter and self.key_filter.excludes(listed) is not None:
+                self.stats.filtered += 1
+                continue
+            compared = compare_history(self.dst_client, m, src, dst)
+            have = dst.as_listed() if dst is not None else None
+            if compared.diverged:
+                decision = Decision(Action.LEFT, f"another history: {compared.diverged}", listed, have)
+            elif not compared.to_copy:
+                decision = Decision(Action.SKIP, f"the same {len(src.versions)} versions", listed, have)
+            else:
+                chain = tuple(chain_jobs(m, compared))
+                shown = replace(listed, size=sum(job.size for job in chain))
+                decision = Decision(Action.COPY, f"{len(chain)} of {len(src.versions)} versions to copy", shown,
+                                    have, chain)
+            self.stats.add(decision, self.keep_examples)
+            yield decision
+
+    def jobs(self) -> Iterator[Job | list[Job]]:
+        """The jobs to send: one per object, or (--all-versions) one list per key, its versions in order."""
         for decision in self.decisions():
             if decision.action is Action.COPY:
-                yield self.job_for(decision)
+                yield list(decision.chain) if decision.chain else self.job_for(decision)
 
     def job_for(self, decision: Decision) -> Job:
         src = decision.src
@@ -178,7 +212,7 @@ class SingleObjectPlan:
         decision = Decision(Action.COPY, "named on the command line", src, None)
         why = archived_reason(self.src_client, self.src_bucket, self.src_key, src.storage_class, self.restore)
         if why is not None:
-            decision = Decision(Action.ARCHIVED, why, src, None)
+            decision = Decision(Action.LEFT, why, src, None)
         self.stats.listed += 1
         self.stats.add(decision, keep_examples=1)
         yield decision

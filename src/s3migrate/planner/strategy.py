@@ -8,13 +8,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from s3migrate.jobs.job import Job
 from s3migrate.planner.listing import ListedObject
 
 
 class Action(enum.Enum):
     COPY = "copy"
     SKIP = "skip"
-    ARCHIVED = "archived"  # to copy, but archived (GLACIER, DEEP_ARCHIVE) and not restored: left for a later run
+    # To copy, but left as it is, with the reason: archived and not restored (a later run copies it), or a
+    # destination history that is not the beginning of the source's (--all-versions).
+    LEFT = "left"
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,7 @@ class Decision:
     reason: str
     src: ListedObject
     dst: ListedObject | None
+    chain: tuple[Job, ...] = ()  # --all-versions: the versions of this key to copy, oldest first
 
 
 class Strategy(Protocol):

@@ -218,11 +218,30 @@ class Worker:
         if heartbeat is not None:
             heartbeat.add(message, decoded.jobs)
         try:
-            outcomes = [self.run_job(job) for job in decoded.jobs]
+            if decoded.sequential:
+                outcomes = self._run_in_order(decoded.jobs)
+            else:
+                outcomes = [self.run_job(job) for job in decoded.jobs]
         finally:
             if heartbeat is not None:
                 heartbeat.remove(message)
         return self._settle(message, outcomes)
+
+    def _run_in_order(self, jobs: list[Job]) -> list[tuple[JobOutcome, float]]:
+        """The versions of one history, each only after the one before it is done (a redelivered message skips
+        those the ledger shows done). After a version that failed for good, the later ones are not copied: each
+        is counted and named, and the next plan sends them again."""
+        outcomes: list[tuple[JobOutcome, float]] = []
+        for index, job in enumerate(jobs):
+            outcome = self.run_job(job)
+            outcomes.append(outcome)
+            if outcome[0] is JobOutcome.DONE:
+                continue
+            if outcome[0] is JobOutcome.FAILED:
+                for later in jobs[index + 1:]:
+                    self.tracker.failed(later.describe(), f"not copied: the earlier version {job.version_id} failed")
+            break
+        return outcomes
 
     def _settle(self, message: Message, outcomes: list[tuple[JobOutcome, float]]) -> JobOutcome:
         pending = [(o, delay) for o, delay in outcomes if o in (JobOutcome.RETRY, JobOutcome.RETURN)]
