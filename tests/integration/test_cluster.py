@@ -253,3 +253,34 @@ def test_settings_from_ssm_and_original_env_names_with_version_compare(
     assert "sent 1 job," in changed.stdout, changed.stdout + changed.stderr
     assert run("work", *source_only, "--exit-when-idle", "3").returncode == 0
     assert read(b.client(), dst_bucket, "docs/report.txt") == v2
+
+
+@pytest.mark.not_on("moto", "moto lists all of a key's delete markers after its versions, not interleaved by age as "
+                            "S3 does, so versions made in the same second cannot be put in order")
+def test_all_versions_over_sqs_and_dynamodb(cluster: dict[str, Any], accounts: tuple[Account, Account],
+                                           buckets: tuple[str, str]) -> None:
+    """send --all-versions puts each key's history on SQS as one ordered chain; work copies it in order, recording
+    each version in DynamoDB."""
+    a, b = accounts
+    src_bucket, dst_bucket = buckets
+    for client, bucket in ((a.client(), src_bucket), (b.client(), dst_bucket)):
+        client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    src = a.client()
+    src.put_object(Bucket=src_bucket, Key="k.txt", Body=b"one")
+    src.delete_object(Bucket=src_bucket, Key="k.txt")
+    src.put_object(Bucket=src_bucket, Key="k.txt", Body=b"three!")
+    common = ["--queue", cluster["queue"], "--ledger", cluster["ledger"], *s3_args(cluster)]
+    sent = run("send", f"s3://{src_bucket}", f"s3://{dst_bucket}", *common, "--all-versions")
+    assert sent.returncode == 0, sent.stderr
+    assert run("work", *common, "--exit-when-idle", "3").returncode == 0
+    page = b.client().list_object_versions(Bucket=dst_bucket, Prefix="k.txt")
+    assert len(page.get("Versions", [])) == 2 and len(page.get("DeleteMarkers", [])) == 1
+    assert b.client().get_object(Bucket=dst_bucket, Key="k.txt")["Body"].read() == b"three!"
+    ledger = DynamoLedger(cluster["ddb"], cluster["table"])
+    versions = [v["VersionId"] for v in src.list_object_versions(Bucket=src_bucket)["Versions"]]
+    for version in versions:
+        record = ledger.get(f"{src_bucket}/k.txt?versionId={version}")
+        assert record is not None and record.state is JobState.DONE, version
+    assert queue_empty(cluster)
+    again = run("send", f"s3://{src_bucket}", f"s3://{dst_bucket}", *common, "--all-versions", "--json")
+    assert again.returncode == 0 and json.loads(again.stdout)["jobs"] == 0, again.stdout

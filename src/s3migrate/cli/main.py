@@ -545,7 +545,8 @@ def send(src: str | None, dst: str | None, config_file: Path | None, pairs_file:
             "pairs": [{"source": f"s3://{m.src_bucket}/{m.src_list_prefix}",
                        "destination": f"s3://{m.dst_bucket}/{m.dst_list_prefix}", "jobs": st.to_copy,
                        "bytes": st.bytes_to_copy, "listed": st.listed, "skipped": st.skipped,
-                       "ignored": st.ignored, "filtered": st.filtered} for m, st in report.stats],
+                       "ignored": st.ignored, "filtered": st.filtered, "left": st.left}
+                      for m, st in report.stats],
         }, indent=2))
         return
     if quiet:
