@@ -542,7 +542,7 @@ def load_settings(
         item = _normalise(key, value, source=f"--{key.replace('_', '-')}")
         if item:
             values[item[0]] = item[1]
-            origins[item[0]] = f"--{key.replace('_', '-')} {value}"
+            origins[item[0]] = _as_written(key, value, f"--{key.replace('_', '-')}")
     try:
         return Settings(**values)
     except ValidationError as exc:

@@ -141,3 +141,47 @@ def test_sse_c_keys_on_both_sides(env: Any, buckets: tuple[str, str], tmp_path: 
     assert back.returncode == 0, back.stderr
     assert keys(a.client(), src_bucket, "back/") == {"back/small.txt": 1000, "back/large.bin": LARGE}
     assert read(a.client(), src_bucket, "back/large.bin") == large
+
+
+@pytest.mark.not_on("seaweedfs", "SeaweedFS has no KMS")
+def test_sse_kms_with_a_key_of_the_destination_account(env: Any, buckets: tuple[str, str]) -> None:
+    import boto3
+
+    a, b = env
+    src_bucket, dst_bucket = buckets
+    kms = boto3.client("kms", endpoint_url=b.endpoint, region_name="us-east-1", aws_access_key_id="AKDESTACCOUNT",
+                       aws_secret_access_key="destination-secret-key")
+    key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+    put(a.client(), src_bucket, "k.txt", 100)
+    put(a.client(), src_bucket, "k-large.bin", LARGE)
+    result = run_cli("sync", f"s3://{src_bucket}", f"s3://{dst_bucket}", *endpoint_args(a.endpoint, b.endpoint),
+                     "--sse", "aws:kms", "--sse-kms-key-id", key_id, "-y")
+    assert result.returncode == 0, result.stderr
+    for key in ("k.txt", "k-large.bin"):
+        head = b.client().head_object(Bucket=dst_bucket, Key=key)
+        assert head["ServerSideEncryption"] == "aws:kms" and key_id in head["SSEKMSKeyId"], head
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--acl", "everyone"], "--acl everyone: must be private, public-read"),
+    (["--sse", "rot13"], "--sse rot13: must be AES256, aws:kms or aws:kms:dsse"),
+    (["--sse-kms-key-id", "k"], "--sse-kms-key-id (sse_kms_key_id) needs --sse aws:kms"),
+    (["--sse-c-key", "missing.key"], "--sse-c-key (sse_c_key) missing.key: cannot read the key file"),
+    (["--from-sse-c-key", "short.key"], "holds 32 bytes (a 256-bit key) or their base64"),
+    (["--metadata", "novalue"], "--metadata novalue: metadata must be KEY=VALUE"),
+    (["--expires", "someday"], "--expires someday: not a date"),
+    (["--restore-days", "0"], "--restore-days 0"),
+])
+def test_bad_access_options_are_one_line_and_exit_2_before_anything_is_copied(
+    env: Any, buckets: tuple[str, str], tmp_path: Path, args: list[str], message: str,
+) -> None:
+    a, b = env
+    src_bucket, dst_bucket = buckets
+    put(a.client(), src_bucket, "k.txt", 10)
+    (tmp_path / "short.key").write_bytes(b"0123456789")
+    result = run_cli("sync", f"s3://{src_bucket}", f"s3://{dst_bucket}", *endpoint_args(a.endpoint, b.endpoint),
+                     *args, "-y")
+    assert result.returncode == 2 and no_traceback(result), result.stderr
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "0123456789" not in result.stderr  # a key file's content is never shown
+    assert keys(b.client(), dst_bucket) == {}
