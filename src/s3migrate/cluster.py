@@ -10,13 +10,16 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
 from s3migrate.config import Settings
 from s3migrate.endpoints.location import S3Location
 from s3migrate.errors import ConfigError, S3MigrateError
 from s3migrate.jobs.codec import decode_message
+from s3migrate.jobs.job import Job
 from s3migrate.jobs.layout import PartLayout
+from s3migrate.ledger.base import JobState, Ledger
 from s3migrate.ledger.open import open_ledger
 from s3migrate.planner.mapping import KeyMapping
 from s3migrate.planner.plan import PlanStats
@@ -38,10 +41,6 @@ from s3migrate.worker.sender import send_jobs
 log = logging.getLogger(__name__)
 
 
-class QueueBusyError(S3MigrateError):
-    """The queue still has work; the original jobsender refused to send in that case too."""
-
-
 @dataclass
 class SendReport:
     stats: list[tuple[KeyMapping, PlanStats]] = field(default_factory=list)
@@ -50,6 +49,8 @@ class SendReport:
     largest: int = 0
     worker_memory: int = 0
     stopped: bool = False  # cancelled (a deadline) before every pair was compared to the end
+    already_queued: int = 0  # planned, but the ledger holds them as waiting or in progress: not sent again
+    already_queued_bytes: int = 0
 
 
 def _drop_test_event(queue: WorkQueue) -> bool:
@@ -69,7 +70,9 @@ def _drop_test_event(queue: WorkQueue) -> bool:
 def run_send(
     settings: Settings, pairs: list[KeyMapping], *, force: bool = False, cancelled: threading.Event | None = None
 ) -> SendReport:
-    """The jobsender: refuse while the queue is busy, then plan every pair and enqueue what is missing.
+    """The jobsender: plan every pair and enqueue what is missing. It never refuses because the queue is busy
+    (the original did, and new objects were then never sent): while the queue has work, a planned job the ledger
+    holds as waiting or in progress for the same destination is not sent again. ``force`` sends everything.
 
     ``cancelled`` stops it between jobs (what was sent stays sent; the next run compares again)."""
     if not settings.queue or not settings.ledger:
@@ -77,13 +80,9 @@ def run_send(
     queue, ledger = open_queue(settings.queue), open_ledger(settings.ledger)
     try:
         counts = queue.counts()
-        if counts.busy and not force:
-            only_one = counts.visible + counts.in_flight == 1 and counts.visible == 1
-            if not (only_one and _drop_test_event(queue)):
-                raise QueueBusyError(
-                    f"the queue still has {counts.visible} waiting and {counts.in_flight} in-flight jobs; "
-                    "wait for the workers or pass --force"
-                )
+        busy = counts.busy and not force
+        if busy and counts.visible + counts.in_flight == 1 and counts.visible == 1 and _drop_test_event(queue):
+            busy = False
         ignore = ignore_rules(settings)
         report = SendReport()
         tracker = Tracker()
@@ -99,11 +98,15 @@ def run_send(
                 mapping.check_not_inside_source(ignore)
             check_both_listable(src, dst)
             planner = build_planner(settings, stores, mapping, ignore, ledger)
-            report.jobs += send_jobs(planner.jobs(), ledger, queue, tracker, cancelled)
+            jobs = planner.jobs()
+            if busy:
+                jobs = _not_queued(jobs, ledger, report)
+            report.jobs += send_jobs(jobs, ledger, queue, tracker, cancelled)
             report.stopped = cancelled is not None and cancelled.is_set()
             report.stats.append((mapping, planner.stats))
             report.bytes += planner.stats.bytes_to_copy
             report.largest = max(report.largest, planner.stats.largest)
+        report.bytes -= report.already_queued_bytes  # what was sent
         part = PartLayout.for_size(report.largest, settings.chunk_size).part_size if report.largest else 0
         report.worker_memory = max(min(settings.workers * settings.threads * max(part, settings.chunk_size),
                                        settings.max_memory), part)
@@ -111,6 +114,25 @@ def run_send(
     finally:
         queue.close()
         ledger.close()
+
+
+def _not_queued(items: Iterator[Job | list[Job]], ledger: Ledger, report: SendReport) -> Iterator[Job | list[Job]]:
+    """Planned jobs, less those already waiting in the queue or in a worker's hands for the same destination
+    (a ledger read each, only while the queue is busy). A record in progress whose lease ran out is sent again:
+    a second message is harmless (the ledger lets one worker claim it), a lost one would never be copied."""
+    now = time.time()
+    for item in items:
+        job = item[0] if isinstance(item, list) else item
+        record = ledger.get(job.ledger_key)
+        same_destination = record is not None and (record.dst_bucket, record.dst_key) == (job.dst_bucket,
+                                                                                       job.dst_key)
+        if same_destination and record is not None and (
+                record.state is JobState.PENDING
+                or (record.state is JobState.RUNNING and (record.lease_expires or 0) > now)):
+            report.already_queued += 1
+            report.already_queued_bytes += sum(j.size for j in item) if isinstance(item, list) else item.size
+            continue
+        yield item
 
 
 @dataclass

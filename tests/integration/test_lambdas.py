@@ -195,7 +195,7 @@ def test_partial_batch_failure_returns_only_the_message_to_retry(
     assert denied is not None and denied.state is JobState.FAILED and "AccessDenied" in (denied.last_error or "")
 
 
-def test_scheduled_jobsender_sends_what_is_missing_and_refuses_while_busy(
+def test_scheduled_jobsender_sends_what_is_missing_and_never_refuses_while_busy(
     lambda_env: dict[str, Any], accounts: tuple[Account, Account],
 ) -> None:
     a, b = accounts
@@ -207,14 +207,17 @@ def test_scheduled_jobsender_sends_what_is_missing_and_refuses_while_busy(
     put(b.client(), env["dst_bucket"], "copy/data/f00", 100)  # already there
 
     first = jobsender.handler({"source": "aws.events"}, FakeContext(function_name="s3migrate-jobsender"))
-    assert first == {"status": "sent", "jobs": 24, "bytes": sum(100 + i for i in range(1, 25))}
+    assert first == {"status": "sent", "jobs": 24, "bytes": sum(100 + i for i in range(1, 25)), "already_queued": 0}
+    # The queue is busy: a new object is still sent (the original refused, and new objects waited forever), and
+    # the 24 still queued are not sent again.
+    put(a.client(), env["src_bucket"], "data/f25", 125)
     second = jobsender.handler({"source": "aws.events"}, FakeContext(function_name="s3migrate-jobsender"))
-    assert second == {"status": "busy", "jobs": 0}
+    assert second == {"status": "sent", "jobs": 1, "bytes": 125, "already_queued": 24}
 
     # The workers drain the queue; the destination then matches the pair.
     while (event := sqs_event(env))["Records"]:
         assert worker.handler(event, FakeContext()) == {"batchItemFailures": []}
-    assert keys(b.client(), env["dst_bucket"], "copy/") == {f"copy/data/f{i:02d}": 100 + i for i in range(25)}
+    assert keys(b.client(), env["dst_bucket"], "copy/") == {f"copy/data/f{i:02d}": 100 + i for i in range(26)}
 
 
 def test_a_broken_deployment_returns_every_message_with_one_log_line(

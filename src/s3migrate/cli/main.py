@@ -542,6 +542,7 @@ def send(src: str | None, dst: str | None, config_file: Path | None, pairs_file:
         click.echo(json.dumps({
             "jobs": report.jobs, "bytes": report.bytes, "largest": report.largest,
             "worker_memory": report.worker_memory, "stopped": report.stopped,
+            "already_queued": report.already_queued,
             "pairs": [{"source": f"s3://{m.src_bucket}/{m.src_list_prefix}",
                        "destination": f"s3://{m.dst_bucket}/{m.dst_list_prefix}", "jobs": st.to_copy,
                        "bytes": st.bytes_to_copy, "listed": st.listed, "skipped": st.skipped,
@@ -554,6 +555,9 @@ def send(src: str | None, dst: str | None, config_file: Path | None, pairs_file:
     for mapping, stats in report.stats:
         click.echo(f"{mapping.describe()}: {count(stats.to_copy, 'job')}, {format_size(stats.bytes_to_copy)} "
                    f"(listed {stats.listed}, already there {stats.skipped}, ignored {stats.ignored})")
+    if report.already_queued:
+        click.echo(f"{count(report.already_queued, 'planned job')} still waiting or in progress: not sent again "
+                   "(--force sends them)")
     click.echo(f"sent {count(report.jobs, 'job')}, {format_size(report.bytes)}; "
                f"largest object {format_size(report.largest)}; "
                f"a worker needs about {format_size(report.worker_memory)} for data in flight "

@@ -2,10 +2,10 @@
 
 Bucket pairs, the ignore list and the other account's credentials come from SSM (``ssm_parameter_bucket``,
 ``ssm_parameter_ignore_list``, ``ssm_parameter_credentials``), the queue and table from ``sqs_queue_name``
-and ``table_queue_name``: the same ``run_send`` as ``s3migrate send``. Like the original it sends nothing
-while the queue still has work. The comparison streams (two sorted listings, merged), so its memory does not
-grow with the bucket; it stops sending a safety margin before the Lambda timeout, and the next run picks up
-whatever is still missing.
+and ``table_queue_name``: the same ``run_send`` as ``s3migrate send``. Unlike the original it sends while the
+queue still has work, leaving out what the ledger shows waiting or in progress. The comparison streams (two
+sorted listings, merged), so its memory does not grow with the bucket; it stops sending a safety margin before
+the Lambda timeout, and the next run picks up whatever is still missing.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from s3migrate.cluster import QueueBusyError, run_send
+from s3migrate.cluster import run_send
 from s3migrate.config import load_settings
 from s3migrate.progress.emf import emf_record, emit, peak_memory_mib
 from s3migrate.wiring import bucket_pairs
@@ -38,9 +38,6 @@ def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         timer.start()
     try:
         report = run_send(settings, pairs, cancelled=stop)
-    except QueueBusyError as exc:
-        log.warning("not sending: %s", exc)
-        return {"status": "busy", "jobs": 0}
     finally:
         if timer is not None:
             timer.cancel()
@@ -55,4 +52,7 @@ def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         "BytesToCopy": (report.bytes, "Bytes"),
         "MaxMemoryUsed": (round(peak_memory_mib(), 1), "Megabytes"),
     }))
-    return {"status": "stopped" if report.stopped else "sent", "jobs": report.jobs, "bytes": report.bytes}
+    if report.already_queued:
+        log.info("%d planned jobs are still waiting or in progress: not sent again", report.already_queued)
+    return {"status": "stopped" if report.stopped else "sent", "jobs": report.jobs, "bytes": report.bytes,
+            "already_queued": report.already_queued}
