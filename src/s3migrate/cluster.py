@@ -27,6 +27,7 @@ from s3migrate.progress.tracker import Tracker
 from s3migrate.queues.base import WorkQueue
 from s3migrate.queues.open import open_queue
 from s3migrate.queues.sqs import SqsQueue
+from s3migrate.window import Window
 from s3migrate.wiring import (
     account_endpoints,
     build_planner,
@@ -143,6 +144,7 @@ class WorkRun:
     exit_when_idle: float | None = None
     tracker: Tracker = field(default_factory=Tracker)
     cancelled: threading.Event = field(default_factory=threading.Event)
+    window: str | None = None  # why --max-duration / --max-transfer ended the run
     _worker: Worker | None = None
 
     def cancel(self) -> None:
@@ -166,8 +168,12 @@ class WorkRun:
         if self.cancelled.is_set():
             worker.cancelled.set()
         started = time.monotonic()
+        window = Window(self.tracker, self.cancel, max_duration=settings.max_duration,
+                        max_transfer=settings.max_transfer)
         try:
-            worker.run(finished=lambda: False, idle_timeout=self.exit_when_idle)
+            with window:
+                worker.run(finished=lambda: False, idle_timeout=self.exit_when_idle)
+            self.window = window.reason
         finally:
             copier.close()
             queue.close()

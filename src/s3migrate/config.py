@@ -219,6 +219,9 @@ class Settings(BaseModel):
     expires: str | None = Field(None, description="the Expires header of every object (an HTTP date or ISO 8601)")
     all_versions: bool = Field(False, description="copy every version of every key, oldest first, delete markers "
                                "included, into a versioned destination")
+    max_duration: float | None = Field(None, gt=0, description="stop taking new objects after this long (a "
+                                       "maintenance window); the next run continues")
+    max_transfer: int | None = Field(None, gt=0, description="stop taking new objects once this many bytes moved")
     copy_object_lock: bool = Field(False, description="write the source's Object Lock retention and legal hold")
     restore_days: int | None = Field(None, ge=1, description="ask S3 to restore archived (GLACIER, DEEP_ARCHIVE) "
                                      "source objects for this many days; a later run copies them")
@@ -375,8 +378,8 @@ def _one_of(value: Any, choices: tuple[str, ...]) -> str:
 
 
 _SIZE_FIELDS = {"chunk_size", "resumable_threshold", "copy_cutoff", "copy_part_size", "max_memory", "min_size",
-                "max_size"}
-_DURATION_FIELDS = {"min_age", "max_age"}
+                "max_size", "max_transfer"}
+_DURATION_FIELDS = {"min_age", "max_age", "max_duration"}
 _BOOL_FIELDS = {"clean_unfinished_upload", "jobsender_compare_version_id", "get_object_with_version_id",
                 "update_version_id", "verify_md5_twice", "server_side_copy", "copy_tags",
                 "check_source_etag", "original_key_mapping", "delete", "follow_symlinks",

@@ -33,6 +33,7 @@ from s3migrate.planner.strategy import Action
 from s3migrate.progress.tracker import Snapshot, Tracker
 from s3migrate.queues.sqlite import SqliteQueue
 from s3migrate.sqlite_db import Database
+from s3migrate.window import EXIT_WINDOW, Window
 from s3migrate.wiring import (
     build_copier,
     build_planner,
@@ -59,9 +60,12 @@ class SyncReport:
     mirror: MirrorReport | None = None  # with --delete
     mirror_skipped: str | None = None  # why --delete deleted nothing this run
     left_out: list[tuple[str, str]] = field(default_factory=list)  # a local source's files skipped on purpose
+    window: str | None = None  # --max-duration / --max-transfer ended the run (it continues next time)
 
     @property
     def exit_code(self) -> int:
+        if self.window and not self.failures:
+            return EXIT_WINDOW
         if self.interrupted:
             return 130
         failed_mirror = self.mirror is not None and bool(self.mirror.failed or self.mirror.refused)
@@ -238,7 +242,11 @@ class SyncRun:
             queue = self._queue = SqliteQueue(db)
             ledger = SqliteLedger(db)
             try:
-                report = self._run(queue, ledger, confirm, on_copy_start)
+                window = Window(self.tracker, self.cancel, max_duration=self.settings.max_duration,
+                                max_transfer=self.settings.max_transfer)
+                with window:
+                    report = self._run(queue, ledger, confirm, on_copy_start)
+                report.window = window.reason
                 if self.settings.delete:
                     self._mirror(ledger, report)
                 return report

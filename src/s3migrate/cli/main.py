@@ -31,6 +31,7 @@ from s3migrate.planner.plan import PlanStats
 from s3migrate.progress.emf import EmfReporter
 from s3migrate.progress.render import ProgressRenderer
 from s3migrate.sync import SyncReport, SyncRun
+from s3migrate.window import EXIT_WINDOW
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -209,6 +210,19 @@ def _say_if_nothing_matched(stats: PlanStats, src: str, run: SyncRun | None = No
         click.echo(f"note: none of the {count(stats.listed, 'object')} under {src} passes the filters", err=True)
 
 
+def window_options(func: Any) -> Any:
+    """A maintenance window (sync, work): stop taking new objects when it is used up; exit code 3."""
+    options = [
+        click.option("--max-duration", help="Stop taking new objects after this long (90s, 30m, 8h); objects in "
+                                            "flight stop resumable, exit code 3, the next run continues."),
+        click.option("--max-transfer", help="Stop taking new objects once this much moved (e.g. 500GiB); exit "
+                                            "code 3, the next run continues."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
 def output_options(func: Any) -> Any:
     """How a command talks to scripts and to people (sync, send)."""
     options = [
@@ -307,6 +321,7 @@ def _print_failures(report: SyncReport) -> None:
               help="Mirror: after every copy succeeded, delete what DST holds under its prefix and SRC does not "
                    "(keys the filters leave out are kept). Recorded in the state file.")
 @click.option("--max-delete", type=int, help="With --delete: delete nothing, and fail, when more than N would go.")
+@window_options
 @click.option("-y", "--yes", is_flag=True, help="Do not ask before copying (it asks only on a terminal).")
 @output_options
 def sync(src: str, dst: str, config_file: Path | None, dry_run: bool, yes: bool, as_json: bool, quiet: bool,
@@ -368,9 +383,15 @@ def sync(src: str, dst: str, config_file: Path | None, dry_run: bool, yes: bool,
             _say_if_nothing_matched(report.plan, src, run)
         else:
             _print_failures(report)
-    if report.interrupted:
-        click.echo("interrupted: run the same command again to continue", err=True)
+    _say_why_it_stopped(report)
     sys.exit(report.exit_code)
+
+
+def _say_why_it_stopped(report: SyncReport) -> None:
+    if report.window:
+        click.echo(f"stopped: {report.window}; run the same command again to continue", err=True)
+    elif report.interrupted:
+        click.echo("interrupted: run the same command again to continue", err=True)
 
 
 def _sync_document(report: SyncReport) -> dict[str, Any]:
@@ -387,7 +408,8 @@ def _sync_document(report: SyncReport) -> dict[str, Any]:
         "deleted": list(mirror.deleted) if mirror else [],
         "delete_failed": [{"key": key, "reason": reason} for key, reason in mirror.failed] if mirror else [],
         "delete_refused": (mirror.refused if mirror else None) or report.mirror_skipped,
-        "interrupted": report.interrupted, "exit_code": report.exit_code, "seconds": round(p.elapsed, 3),
+        "interrupted": report.interrupted and not report.window, "window": report.window,
+        "exit_code": report.exit_code, "seconds": round(p.elapsed, 3),
         "state_file": str(report.state_path) if report.state_path else None,
     }
 
@@ -570,6 +592,7 @@ def send(src: str | None, dst: str | None, config_file: Path | None, pairs_file:
 @click.option("--des-bucket-default", help="Destination bucket for S3 event messages (Des_bucket_default).")
 @click.option("--des-prefix-default", help="Destination prefix for S3 event messages (Des_prefix_default).")
 @click.option("--exit-when-idle", type=float, help="Stop after this many seconds without a job.")
+@window_options
 @click.option("--metrics-interval", type=click.FloatRange(min=0), default=0.0, show_default=True,
               help="Print CloudWatch EMF metric lines every N seconds (0: off); the CloudWatch agent ships them.")
 def work(config_file: Path | None, exit_when_idle: float | None, metrics_interval: float, **params: Any) -> None:
@@ -596,6 +619,9 @@ def work(config_file: Path | None, exit_when_idle: float | None, metrics_interva
         click.echo(f"FAILED {what}: {reason}", err=True)
     if s.objects_failed or s.messages_dead_lettered:
         sys.exit(1)
+    if run.window:
+        click.echo(f"stopped: {run.window}; jobs in flight went back to the queue", err=True)
+        sys.exit(EXIT_WINDOW)
 
 
 def _state_file_of(src: str, dst: str | None) -> Path:
