@@ -219,6 +219,9 @@ class Settings(BaseModel):
     expires: str | None = Field(None, description="the Expires header of every object (an HTTP date or ISO 8601)")
     all_versions: bool = Field(False, description="copy every version of every key, oldest first, delete markers "
                                "included, into a versioned destination")
+    bwlimit: int | None = Field(None, gt=0, description="bytes per second this process moves through itself, at "
+                                "most (e.g. 50MiB); server-side copies do not count")
+    tps_limit: float | None = Field(None, gt=0, description="requests per second to each endpoint, at most")
     max_duration: float | None = Field(None, gt=0, description="stop taking new objects after this long (a "
                                        "maintenance window); the next run continues")
     max_transfer: int | None = Field(None, gt=0, description="stop taking new objects once this many bytes moved")
@@ -378,7 +381,7 @@ def _one_of(value: Any, choices: tuple[str, ...]) -> str:
 
 
 _SIZE_FIELDS = {"chunk_size", "resumable_threshold", "copy_cutoff", "copy_part_size", "max_memory", "min_size",
-                "max_size", "max_transfer"}
+                "max_size", "max_transfer", "bwlimit"}
 _DURATION_FIELDS = {"min_age", "max_age", "max_duration"}
 _BOOL_FIELDS = {"clean_unfinished_upload", "jobsender_compare_version_id", "get_object_with_version_id",
                 "update_version_id", "verify_md5_twice", "server_side_copy", "copy_tags",
@@ -443,6 +446,10 @@ def _normalise(key: str, value: Any, *, source: str) -> tuple[str, Any] | None:
     if value is None:
         return None
     try:
+        if field == "bwlimit" and isinstance(value, str):
+            value = value.strip().removesuffix("/s")  # 50MiB/s reads as a rate
+        if field == "tps_limit" and isinstance(value, str):
+            return field, float(value.strip())
         if field in _SIZE_FIELDS:
             # The original INI gives ChunkSize/ResumableThreshold in MiB.
             return field, parse_size(value, bare_unit=MIB if original else 1)

@@ -28,6 +28,7 @@ from s3migrate.engine.options import TransferOptions
 from s3migrate.engine.server_side import clients_share_service
 from s3migrate.errors import ConfigError, EndpointError
 from s3migrate.ledger.base import Ledger
+from s3migrate.pacing import TokenBucket
 from s3migrate.planner.archive import RestorePolicy
 from s3migrate.planner.filters import FilterRule, KeyFilter, read_files_from
 from s3migrate.planner.history import require_versioning
@@ -164,7 +165,7 @@ def make_store(endpoint: Endpoint, settings: Settings, hidden: frozenset[str] = 
     """The ObjectStore of an endpoint: a local folder, or an S3 client (``pool``: its connection settings)."""
     if endpoint.location.local:
         return LocalStore(follow_symlinks=settings.follow_symlinks, hidden=hidden)
-    return make_s3_client(endpoint, **pool)
+    return make_s3_client(endpoint, tps_limit=settings.tps_limit, **pool)
 
 
 @dataclass(frozen=True)
@@ -202,6 +203,7 @@ def build_copier(settings: Settings, stores: Stores) -> ObjectCopier:
         stores.src_client, stores.dst_client, TransferOptions.from_settings(settings),
         ByteBudget(settings.memory_budget), part_workers=settings.workers * settings.threads,
         same_service=stores.same_service,
+        bandwidth=TokenBucket(settings.bwlimit, burst=2.0) if settings.bwlimit else None,
     )
 
 

@@ -89,6 +89,9 @@ def transfer_options(func: Any) -> Any:
                      help="Failed attempts per object before giving up (MaxRetry). [default: 10]"),
         click.option("--job-timeout", type=float,
                      help="Seconds one object may run before it yields and resumes (JobTimeout). [default: 3600]"),
+        click.option("--bwlimit", help="Bytes per second this process moves, at most (e.g. 50MiB); an average over a "
+                                       "few seconds; server-side copies do not count."),
+        click.option("--tps-limit", type=float, help="Requests per second to each endpoint, at most."),
         click.option("--from-request-payer", is_flag=True, default=None,
                      help="Every request to the source says the requester pays (x-amz-request-payer)."),
         click.option("--to-request-payer", is_flag=True, default=None,

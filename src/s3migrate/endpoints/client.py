@@ -27,6 +27,7 @@ from s3migrate.endpoints.failures import describe
 from s3migrate.endpoints.lean import wrap
 from s3migrate.endpoints.location import S3Location
 from s3migrate.errors import EndpointError
+from s3migrate.pacing import TokenBucket
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +124,7 @@ def make_s3_client(
     connect_timeout: float = 10.0,
     read_timeout: float = 60.0,
     retry_mode: str = "standard",
+    tps_limit: float | None = None,
 ) -> Any:
     """An S3 client for one endpoint.
 
@@ -171,8 +173,13 @@ def make_s3_client(
     carried = carried_parameters(endpoint)
     if carried:
         client.meta.events.register_first("before-parameter-build.s3", functools.partial(_carry, carried))
+    pace = None
+    if tps_limit:  # every request to this endpoint, botocore's and the lean path's, takes a token first
+        bucket = TokenBucket(tps_limit, burst=1.0)
+        pace = functools.partial(bucket.acquire, 1)
+        client.meta.events.register("before-send.s3", lambda **_: pace())
     return wrap(client, lean=not (endpoint.unsigned or endpoint.sse_c_key),
-                headers={"x-amz-request-payer": "requester"} if endpoint.request_payer else None)
+                headers={"x-amz-request-payer": "requester"} if endpoint.request_payer else None, pace=pace)
 
 
 def keep_version_order(response_dict: dict[str, Any], customized_response_dict: dict[str, Any],

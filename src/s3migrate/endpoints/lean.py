@@ -149,10 +149,13 @@ class S3Store:
     """The S3 ObjectStore: one botocore client, with the lean request path in front of GET, PUT, UploadPart,
     CopyObject and ListObjectsV2 where it can serve them. Every other attribute is the client's own."""
 
-    def __init__(self, client: Any, *, lean: bool = True, headers: dict[str, str] | None = None) -> None:
+    def __init__(self, client: Any, *, lean: bool = True, headers: dict[str, str] | None = None,
+                 pace: Callable[[], None] | None = None) -> None:
         """``headers``: sent with every lean request, as the client's own event hooks add them to botocore's
-        (``x-amz-request-payer``)."""
+        (``x-amz-request-payer``). ``pace``: called before every lean request (``--tps-limit``), as botocore's
+        requests call it from the client's ``before-send`` hook."""
         self._client = client
+        self._pace = pace
         self._extra_headers = dict(headers or {})
         self._bases: dict[str, _BucketURL] = {}
         self._declined_buckets: set[str] = set()
@@ -341,6 +344,8 @@ class S3Store:
             raise _Declined
         path = where.path + ("/" + quote(key, safe="/~") if key else "/")
         headers = {**headers, **self._extra_headers}
+        if self._pace is not None:
+            self._pace()
         query_text = canonical_query(query)
         target = f"{path}?{query_text}" if query_text else path
         url = where.origin_name + target  # for log lines
@@ -497,7 +502,8 @@ def lean_enabled() -> bool:
     return os.environ.get("S3MIGRATE_LEAN_REQUESTS", "1").strip().lower() not in ("0", "false", "no", "off")
 
 
-def wrap(client: Any, *, lean: bool = True, headers: dict[str, str] | None = None) -> S3Store:
+def wrap(client: Any, *, lean: bool = True, headers: dict[str, str] | None = None,
+         pace: Callable[[], None] | None = None) -> S3Store:
     """The S3 store of a botocore client: with the lean path in front unless it is switched off (``lean``
     False: requests the lean path cannot sign or frame, unsigned or with SSE-C keys)."""
-    return S3Store(client, lean=lean and lean_enabled(), headers=headers)
+    return S3Store(client, lean=lean and lean_enabled(), headers=headers, pace=pace)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
@@ -16,19 +17,34 @@ from s3migrate.engine.server_side import COPY_OBJECT_LIMIT, ServerSideCopy
 from s3migrate.engine.single import copy_single
 from s3migrate.engine.source import SourceObject, head_source
 from s3migrate.jobs.job import SOURCE_VERSION_METADATA, Job
+from s3migrate.pacing import TokenBucket
+
+
+def _paced(report: Callable[[int], None], bandwidth: TokenBucket, ctx: CopyContext) -> Callable[[int], None]:
+    """Bytes reported as sent are paid for: the thread that sent them waits out any debt before its next part."""
+
+    def on_bytes(count: int) -> None:
+        report(count)
+        bandwidth.acquire(count, ctx.cancelled)
+
+    return on_bytes
 
 
 class ObjectCopier:
     """Copies objects from one S3 client to another within a shared byte budget and part pool."""
 
     def __init__(self, src: Any, dst: Any, options: TransferOptions, budget: ByteBudget, part_workers: int,
-                 *, same_service: bool = False) -> None:
-        """``same_service``: the endpoints are one S3 service, so server-side copy may work (it is tried)."""
+                 *, same_service: bool = False, bandwidth: TokenBucket | None = None) -> None:
+        """``same_service``: the endpoints are one S3 service, so server-side copy may work (it is tried).
+        ``bandwidth``: --bwlimit, paid for by every byte that passes through this process."""
         self.src, self.dst, self.options, self.budget = src, dst, options, budget
+        self.bandwidth = bandwidth
         self.server_side = ServerSideCopy(dst, options, candidate=same_service and options.server_side_copy)
         self._pool = ThreadPoolExecutor(max_workers=max(1, part_workers), thread_name_prefix="s3migrate-part")
 
     def copy(self, ctx: CopyContext) -> CopyResult:
+        if self.bandwidth is not None:
+            ctx.on_bytes = _paced(ctx.on_bytes, self.bandwidth, ctx)
         job = ctx.job
         if self.options.update_version_id and not job.version_id:
             ctx.job = job = self._pin_current_version(ctx)
