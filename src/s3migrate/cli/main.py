@@ -786,6 +786,60 @@ def verify(src: str, dst: str, config_file: Path | None, state: Path | None, led
     sys.exit(EXIT_OK if report.ok else EXIT_FAILED)
 
 
+@cli.command()
+@click.argument("src")
+@click.argument("dst")
+@transfer_options
+@filter_options
+@click.option("--mode", type=click.Choice(["sync", "cluster", "lambda"]), default="sync", show_default=True,
+              help="Who copies: this machine (sync), EC2 workers over SQS and DynamoDB, or the Lambda worker.")
+@click.option("--throughput", help="Bytes per second the copy will move (e.g. 200MiB), for the duration.")
+@click.option("--prices", "prices_file", type=click.Path(path_type=Path),
+              help="Your price table (JSON, the shape of the shipped data/prices.json). [default: the shipped one]")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def estimate(src: str, dst: str, config_file: Path | None, mode: str, throughput: str | None,
+             prices_file: Path | None, as_json: bool, **params: Any) -> None:
+    """What copying SRC to DST would take: objects, bytes, requests by API, cost in USD, and time.
+
+    It plans as sync does (both sides listed, nothing copied) and prices every request and byte."""
+    from s3migrate.config import parse_size
+    from s3migrate.estimate import estimate as run_estimate
+    from s3migrate.estimate import load_prices
+
+    settings = _settings(params, config_file)
+    _configure_logging(settings)
+    rate = None
+    if throughput:
+        try:
+            rate = float(parse_size(throughput.strip().removesuffix("/s")))
+        except ConfigError as exc:
+            raise ConfigError(f"--throughput {throughput}: {exc}") from None
+        if rate <= 0:
+            raise ConfigError(f"--throughput {throughput}: must be more than 0")
+    result = run_estimate(settings, src, dst, mode=mode, prices=load_prices(prices_file), throughput=rate)
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), indent=2))
+        return
+    click.echo(f"to copy: {count(result.objects, 'object')}, {format_size(result.bytes)} (listed {result.listed}, "
+               f"unchanged {result.skipped}; largest {format_size(result.largest)})")
+    click.echo("requests:")
+    for name, number in sorted(result.requests.items()):
+        click.echo(f"  {name:28s} {number:>12,}")
+    click.echo(f"cost (USD, prices of {result.prices_as_of}, data transfer {result.data_transfer_text()}):")
+    for name, value in result.cost_usd.items():
+        click.echo(f"  {name:28s} {value:>14,.4f}")
+    if result.seconds is not None:
+        click.echo(f"time at {format_size(int(result.throughput or 0))}/s: {_duration(result.seconds)}")
+    for note in result.notes:
+        click.echo(f"note: {note}", err=True)
+
+
+def _duration(seconds: float) -> str:
+    hours, rest = divmod(int(seconds), 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m {secs:02d}s"
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: usage and configuration errors become one line and exit code 2."""
     try:
