@@ -217,6 +217,10 @@ class Settings(BaseModel):
     content_encoding: str | None = None
     content_language: str | None = None
     expires: str | None = Field(None, description="the Expires header of every object (an HTTP date or ISO 8601)")
+    from_inventory: str | None = Field(None, description="plan from this S3 Inventory manifest.json (s3:// or a "
+                                       "path) instead of listing the source")
+    to_inventory: str | None = Field(None, description="the destination's S3 Inventory manifest, instead of its "
+                                     "listing")
     all_versions: bool = Field(False, description="copy every version of every key, oldest first, delete markers "
                                "included, into a versioned destination")
     bwlimit: int | None = Field(None, gt=0, description="bytes per second this process moves through itself, at "

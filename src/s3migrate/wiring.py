@@ -33,6 +33,7 @@ from s3migrate.planner.archive import RestorePolicy
 from s3migrate.planner.filters import FilterRule, KeyFilter, read_files_from
 from s3migrate.planner.history import require_versioning
 from s3migrate.planner.ignore import IgnoreRules
+from s3migrate.planner.inventory import inventory_listing, read_manifest
 from s3migrate.planner.mapping import KeyMapping, parse_pairs, read_pairs_file
 from s3migrate.planner.plan import Planner
 from s3migrate.planner.strategy import SizeAndVersion, comparison
@@ -218,6 +219,14 @@ def build_planner(settings: Settings, stores: Stores, mapping: KeyMapping, ignor
     planner = Planner(stores.src_client, stores.dst_client, mapping, ignore, list_width=settings.list_width,
                       strategy=comparison(settings.compare or default_compare(stores)), key_filter=key_filter(settings),
                       restore=restore_policy(settings))
+    if settings.from_inventory:
+        inventory = read_manifest(settings.from_inventory, stores.src_client)
+        planner.source_listing = lambda: inventory_listing(inventory, stores.src_client, mapping.src_list_prefix,
+                                                           mapping.src_cut)
+    if settings.to_inventory:
+        theirs = read_manifest(settings.to_inventory, stores.dst_client)
+        planner.destination_listing = lambda: inventory_listing(theirs, stores.dst_client, mapping.dst_list_prefix,
+                                                                mapping.dst_cut)
     if settings.all_versions:
         if stores.src.location.local or stores.dst.location.local:
             raise ConfigError("--all-versions copies the version histories of buckets, not of local folders")

@@ -155,6 +155,11 @@ def filter_options(func: Any) -> Any:
         click.option("--max-age", help="Only objects last modified at most this long ago."),
         click.option("--files-from", type=click.Path(path_type=Path),
                      help="Only these keys: a file of keys relative to SRC, one a line."),
+        click.option("--from-inventory", metavar="MANIFEST",
+                     help="Plan from the source's S3 Inventory (s3://.../manifest.json or a path; CSV, Parquet or ORC) "
+                          "instead of listing it."),
+        click.option("--to-inventory", metavar="MANIFEST", help="The destination's S3 Inventory, instead of its "
+                                                                 "listing."),
         click.option("--all-versions", is_flag=True, default=None,
                      help="Every version of every key, oldest first, delete markers included (the destination "
                           "bucket must have versioning on); verify compares the histories."),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -86,6 +86,9 @@ class Planner:
     key_filter: KeyFilter | None = None  # --exclude/--include, sizes, ages, --files-from
     restore: RestorePolicy = field(default_factory=RestorePolicy)  # archived objects: report, or ask for restores
     all_versions: bool = False  # --all-versions: every version of every key, oldest first (planner/history.py)
+    # --from-inventory / --to-inventory: a side's objects from an S3 Inventory instead of a listing (in key order)
+    source_listing: Callable[[], Iterator[ListedObject]] | None = None
+    destination_listing: Callable[[], Iterator[ListedObject]] | None = None
 
     def pairs(self) -> Iterator[Pair]:
         """Source objects with their destination counterparts: over key ranges in parallel when both stores
@@ -93,7 +96,8 @@ class Planner:
         m = self.mapping
         src_where, dst_where = f"source s3://{m.src_bucket}", f"destination s3://{m.dst_bucket}"
         both_ranged = all(client.abilities.ranged_listing for client in (self.src_client, self.dst_client))
-        if self.list_width > 1 and both_ranged and not self.list_versions:
+        inventories = self.source_listing is not None or self.destination_listing is not None
+        if self.list_width > 1 and both_ranged and not self.list_versions and not inventories:
             ranged = parallel_pairs(
                 Side(self.src_client, m.src_bucket, m.src_list_prefix, m.src_cut, src_where, 0),
                 Side(self.dst_client, m.dst_bucket, m.dst_list_prefix, m.dst_cut, dst_where, 1),
@@ -105,12 +109,13 @@ class Planner:
             log.warning("%s: a listing is not in key order; planning without key ranges", m.describe())
         width = self.list_width
         return join(
-            lambda: (
+            self.source_listing or (lambda: (
                 list_latest_versions(self.src_client, m.src_bucket, m.src_list_prefix, m.src_cut, src_where)
                 if self.list_versions
                 else list_objects(self.src_client, m.src_bucket, m.src_list_prefix, m.src_cut, src_where, width)
-            ),
-            lambda: list_objects(self.dst_client, m.dst_bucket, m.dst_list_prefix, m.dst_cut, dst_where, width),
+            )),
+            self.destination_listing or (
+                lambda: list_objects(self.dst_client, m.dst_bucket, m.dst_list_prefix, m.dst_cut, dst_where, width)),
         )
 
     def decisions(self) -> Iterator[Decision]:
