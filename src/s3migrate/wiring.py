@@ -221,10 +221,16 @@ def build_planner(settings: Settings, stores: Stores, mapping: KeyMapping, ignor
                       restore=restore_policy(settings))
     if settings.from_inventory:
         inventory = read_manifest(settings.from_inventory, stores.src_client)
+        if inventory.source_bucket and inventory.source_bucket != mapping.src_bucket:
+            raise ConfigError(f"--from-inventory {settings.from_inventory} is the inventory of bucket "
+                              f"{inventory.source_bucket}, not of {mapping.src_bucket}")
         planner.source_listing = lambda: inventory_listing(inventory, stores.src_client, mapping.src_list_prefix,
                                                            mapping.src_cut)
     if settings.to_inventory:
         theirs = read_manifest(settings.to_inventory, stores.dst_client)
+        if theirs.source_bucket and theirs.source_bucket != mapping.dst_bucket:
+            raise ConfigError(f"--to-inventory {settings.to_inventory} is the inventory of bucket "
+                              f"{theirs.source_bucket}, not of {mapping.dst_bucket}")
         planner.destination_listing = lambda: inventory_listing(theirs, stores.dst_client, mapping.dst_list_prefix,
                                                                 mapping.dst_cut)
     if settings.all_versions:
