@@ -117,3 +117,24 @@ def test_concurrent_claims_have_one_winner(ledger: Ledger) -> None:
         for thread in threads:
             thread.join()
         assert results.count(ClaimResult.CLAIMED) == 1, results
+
+
+def test_giant_parts_count_once_and_one_completer_at_a_time(ledger: Ledger) -> None:
+    """Parts of one giant object done by any worker: a redelivered part counts once, two parts with the same
+    bytes count twice, and exactly one worker may complete the upload until it gives the completion back."""
+    ledger.register([JOB])
+    same = "0" * 32
+    assert ledger.part_done(JOB.ledger_key, 1, same) == 1
+    assert ledger.part_done(JOB.ledger_key, 1, same) == 1  # redelivered
+    assert ledger.part_done(JOB.ledger_key, 2, same) == 2  # the same bytes, another part
+    assert ledger.part_done(JOB.ledger_key, 3, "f" * 32) == 3
+    assert ledger.parts_done(JOB.ledger_key) == {1: same, 2: same, 3: "f" * 32}
+    assert ledger.claim_completion(JOB.ledger_key, "w1", 60)
+    assert not ledger.claim_completion(JOB.ledger_key, "w2", 60)
+    assert ledger.claim_completion(JOB.ledger_key, "w1", 60)  # its own, again
+    ledger.release_completion(JOB.ledger_key, "w2")  # not its to give back
+    assert not ledger.claim_completion(JOB.ledger_key, "w2", 60)
+    ledger.release_completion(JOB.ledger_key, "w1")
+    assert ledger.claim_completion(JOB.ledger_key, "w2", 0.05)
+    time.sleep(0.2)
+    assert ledger.claim_completion(JOB.ledger_key, "w3", 60)  # w2 died: its lease ran out

@@ -150,6 +150,20 @@ class Ledger(Protocol):
     def fail(self, key: str, owner: str, reason: str, outcome: Outcome, final: bool) -> int:
         """Record a failed attempt; FAILED when ``final``, else back to PENDING. Returns the failures in a row."""
 
+    def part_done(self, key: str, part_number: int, md5_hex: str) -> int:
+        """A part of a giant object (``send --giant-threshold``) is at the destination; idempotent (a redelivered
+        part counts once). Returns how many of its parts are done."""
+
+    def parts_done(self, key: str) -> dict[int, str]:
+        """The giant object's parts done so far: part number -> MD5 (hex) of its bytes."""
+
+    def claim_completion(self, key: str, owner: str, lease_seconds: float) -> bool:
+        """Whether ``owner`` may complete the giant object's upload: exactly one at a time (the lease of one that
+        died runs out)."""
+
+    def release_completion(self, key: str, owner: str) -> None:
+        """Give the completion back (it failed); the next part to arrive, or the next send, tries again."""
+
     def get(self, key: str) -> LedgerRecord | None:
         """The record, or None."""
 

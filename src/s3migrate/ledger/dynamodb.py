@@ -176,6 +176,12 @@ def _add_to_set(update: _Update, item: dict[str, Any] | None, attr: str, value: 
         update.set(attr, {value})
 
 
+# A giant object's item also holds its finished parts and who completes its upload (ours, not the original's).
+_PARTS_DONE = "partsDone"
+_COMPLETER = "completer"
+_COMPLETER_EXPIRES = "completerExpires"
+
+
 class DynamoLedger:
     def __init__(self, client: Any, table: str) -> None:
         self._client = client
@@ -292,6 +298,47 @@ class DynamoLedger:
         update.set(S.UPLOAD_SRC_VERSION, upload.src_version if upload else None)
         condition = update.condition("attribute_exists({attr_k})", attr_k=S.KEY)
         self._update_checked(key, update, condition)
+
+    def part_done(self, key: str, part_number: int, md5_hex: str) -> int:
+        # One binary set on the object's item: two bytes of part number and the 16-byte MD5 per part (180 KB for
+        # 10,000 parts, under DynamoDB's 400 KB item limit); ADD to a set is atomic and idempotent.
+        element = part_number.to_bytes(2, "big") + bytes.fromhex(md5_hex)
+        response = self._call("update_item", Key={S.KEY: {"S": key}}, UpdateExpression="ADD #p :p",
+                              ExpressionAttributeNames={"#p": _PARTS_DONE},
+                              ExpressionAttributeValues={":p": {"BS": [element]}},
+                              ReturnValues="ALL_NEW")  # UPDATED_NEW may leave out a set an ADD did not change
+        return len(response.get("Attributes", {}).get(_PARTS_DONE, {}).get("BS", []))
+
+    def parts_done(self, key: str) -> dict[int, str]:
+        item = self._call("get_item", Key={S.KEY: {"S": key}}, ConsistentRead=True,
+                          ProjectionExpression="#p", ExpressionAttributeNames={"#p": _PARTS_DONE}).get("Item", {})
+        elements = item.get(_PARTS_DONE, {}).get("BS", [])
+        return {int.from_bytes(bytes(e)[:2], "big"): bytes(e)[2:].hex() for e in elements}
+
+    def claim_completion(self, key: str, owner: str, lease_seconds: float) -> bool:
+        now = time.time()
+        try:
+            self._client.update_item(
+                TableName=self.table, Key={S.KEY: {"S": key}}, UpdateExpression="SET #c = :o, #e = :e",
+                ConditionExpression="attribute_not_exists(#c) OR #c = :o OR #e < :now",
+                ExpressionAttributeNames={"#c": _COMPLETER, "#e": _COMPLETER_EXPIRES},
+                ExpressionAttributeValues={":o": {"S": owner}, ":e": {"N": str(now + lease_seconds)},
+                                           ":now": {"N": str(now)}})
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise EndpointError(f"DynamoDB UpdateItem on {self.table}: {describe(exc)}") from None
+        return True
+
+    def release_completion(self, key: str, owner: str) -> None:
+        try:
+            self._client.update_item(
+                TableName=self.table, Key={S.KEY: {"S": key}}, UpdateExpression="REMOVE #c, #e",
+                ConditionExpression="#c = :o", ExpressionAttributeNames={"#c": _COMPLETER, "#e": _COMPLETER_EXPIRES},
+                ExpressionAttributeValues={":o": {"S": owner}})
+        except ClientError as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise EndpointError(f"DynamoDB UpdateItem on {self.table}: {describe(exc)}") from None
 
     def complete(
         self, key: str, owner: str, dst_etag: str, version_id: str | None = None, part_size: int | None = None

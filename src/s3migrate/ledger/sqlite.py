@@ -57,6 +57,17 @@ CREATE TABLE IF NOT EXISTS {_TABLE} (
 );
 CREATE INDEX IF NOT EXISTS "{S.DES_BUCKET_INDEX}" ON {_TABLE} ("{S.DES_BUCKET}", "{S.DES_KEY}");
 CREATE INDEX IF NOT EXISTS ledger_state ON {_TABLE} ("{S.STATE}");
+CREATE TABLE IF NOT EXISTS giant_parts (
+    "{S.KEY}" TEXT NOT NULL,
+    part      INTEGER NOT NULL,
+    md5       TEXT NOT NULL,
+    PRIMARY KEY ("{S.KEY}", part)
+);
+CREATE TABLE IF NOT EXISTS giant_completion (
+    "{S.KEY}" TEXT PRIMARY KEY,
+    owner     TEXT NOT NULL,
+    expires   REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS deletions (
     "{S.DES_BUCKET}" TEXT NOT NULL,
     "{S.DES_KEY}"    TEXT NOT NULL,
@@ -289,6 +300,32 @@ class SqliteLedger:
                 },
             )
             return failures
+
+    def part_done(self, key: str, part_number: int, md5_hex: str) -> int:
+        with self._db.transaction() as conn:
+            conn.execute(f'INSERT OR REPLACE INTO giant_parts ("{S.KEY}", part, md5) VALUES (?, ?, ?)',
+                         (key, part_number, md5_hex))
+            done: int = conn.execute(f'SELECT COUNT(*) FROM giant_parts WHERE "{S.KEY}" = ?', (key,)).fetchone()[0]
+            return done
+
+    def parts_done(self, key: str) -> dict[int, str]:
+        with self._db.transaction() as conn:
+            rows = conn.execute(f'SELECT part, md5 FROM giant_parts WHERE "{S.KEY}" = ?', (key,)).fetchall()
+        return {int(part): str(md5) for part, md5 in rows}
+
+    def claim_completion(self, key: str, owner: str, lease_seconds: float) -> bool:
+        now = time.time()
+        with self._db.transaction() as conn:
+            row = conn.execute(f'SELECT owner, expires FROM giant_completion WHERE "{S.KEY}" = ?', (key,)).fetchone()
+            if row is not None and row[0] != owner and row[1] > now:
+                return False
+            conn.execute(f'INSERT OR REPLACE INTO giant_completion ("{S.KEY}", owner, expires) VALUES (?, ?, ?)',
+                         (key, owner, now + lease_seconds))
+            return True
+
+    def release_completion(self, key: str, owner: str) -> None:
+        with self._db.transaction() as conn:
+            conn.execute(f'DELETE FROM giant_completion WHERE "{S.KEY}" = ? AND owner = ?', (key, owner))
 
     def record_deletions(self, bucket: str, deleted: list[tuple[str, int]]) -> None:
         """A mirror's deletions (destination key, size): what ``sync --delete`` removed, and when."""
