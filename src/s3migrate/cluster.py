@@ -15,11 +15,13 @@ from dataclasses import dataclass, field, replace
 
 from s3migrate.config import Settings
 from s3migrate.endpoints.location import S3Location
+from s3migrate.engine.giant import start_upload
+from s3migrate.engine.options import TransferOptions
 from s3migrate.errors import ConfigError, S3MigrateError
-from s3migrate.jobs.codec import decode_message
+from s3migrate.jobs.codec import decode_message, encode_job
 from s3migrate.jobs.job import Job
 from s3migrate.jobs.layout import PartLayout
-from s3migrate.ledger.base import JobState, Ledger
+from s3migrate.ledger.base import JobState, Ledger, UploadRecord, same_destination
 from s3migrate.ledger.open import open_ledger
 from s3migrate.planner.mapping import KeyMapping
 from s3migrate.planner.plan import PlanStats
@@ -29,6 +31,7 @@ from s3migrate.queues.open import open_queue
 from s3migrate.queues.sqs import SqsQueue
 from s3migrate.window import Window
 from s3migrate.wiring import (
+    Stores,
     account_endpoints,
     build_planner,
     check_both_listable,
@@ -52,6 +55,8 @@ class SendReport:
     stopped: bool = False  # cancelled (a deadline) before every pair was compared to the end
     already_queued: int = 0  # planned, but the ledger holds them as waiting or in progress: not sent again
     already_queued_bytes: int = 0
+    giant_objects: int = 0  # objects over --giant-threshold, sent as part jobs
+    giant_parts: int = 0  # part jobs sent for them
 
 
 def _drop_test_event(queue: WorkQueue) -> bool:
@@ -102,6 +107,7 @@ def run_send(
             jobs = planner.jobs()
             if busy:
                 jobs = _not_queued(jobs, ledger, report)
+            jobs = _giants_apart(jobs, GiantSender(settings, stores, ledger, queue, report))
             report.jobs += send_jobs(jobs, ledger, queue, tracker, cancelled)
             report.stopped = cancelled is not None and cancelled.is_set()
             report.stats.append((mapping, planner.stats))
@@ -134,6 +140,61 @@ def _not_queued(items: Iterator[Job | list[Job]], ledger: Ledger, report: SendRe
             report.already_queued_bytes += sum(j.size for j in item) if isinstance(item, list) else item.size
             continue
         yield item
+
+
+def _giants_apart(items: Iterator[Job | list[Job]], giants: GiantSender) -> Iterator[Job | list[Job]]:
+    """Objects over the giant threshold go out as part jobs; the rest as they are."""
+    for item in items:
+        if isinstance(item, Job) and item.size > giants.settings.giant_threshold:
+            giants.send(item)
+            continue
+        yield item
+
+
+@dataclass
+class GiantSender:
+    """Sends a giant object as one multipart upload whose parts are separate jobs (engine/giant.py). On a later
+    send the same upload is kept (same source, same layout) and only the parts the ledger lacks are sent again;
+    with every part done, one completion job."""
+
+    settings: Settings
+    stores: Stores
+    ledger: Ledger
+    queue: WorkQueue
+    report: SendReport
+    owner: str = "jobsender"
+
+    def send(self, job: Job) -> None:
+        layout = PartLayout.for_size(job.size, self.settings.giant_part_size)
+        record = self.ledger.get(job.ledger_key)
+        upload_id = record.upload_id if record is not None and record.upload_part_size == layout.part_size \
+            and record.upload_src_etag == job.etag and same_destination(record, job) else None
+        done = self.ledger.parts_done(job.ledger_key) if upload_id and self._still_there(job, upload_id) else None
+        if done is None:
+            self.ledger.register([job])
+            options = TransferOptions.from_settings(self.settings)
+            upload_id = start_upload(self.stores.src_client, self.stores.dst_client, job, options, layout)
+            self.ledger.record_upload(job.ledger_key, self.owner,
+                                      UploadRecord(upload_id, layout.part_size, job.etag, job.version_id))
+            done = {}
+        assert upload_id is not None
+        numbers = [n for n in range(1, layout.count + 1) if n not in done] or [0]  # 0: complete only
+        parts = [replace(job, upload_id=upload_id, part_number=n, part_size=layout.part_size,
+                         part_count=layout.count) for n in numbers]
+        self.queue.send([encode_job(part) for part in parts])
+        self.report.giant_objects += 1
+        self.report.giant_parts += len(parts)
+        log.info("%s: %d part jobs sent (%d of %d parts already done)", job.describe(), len(parts), len(done),
+                 layout.count)
+
+    def _still_there(self, job: Job, upload_id: str) -> bool:
+        """Whether the recorded upload still exists at the destination (aborted or expired: start again)."""
+        try:
+            self.stores.dst_client.list_parts(Bucket=job.dst_bucket, Key=job.dst_key, UploadId=upload_id,
+                                              MaxParts=1)
+        except Exception:
+            return False
+        return True
 
 
 @dataclass

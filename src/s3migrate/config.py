@@ -217,6 +217,10 @@ class Settings(BaseModel):
     content_encoding: str | None = None
     content_language: str | None = None
     expires: str | None = Field(None, description="the Expires header of every object (an HTTP date or ISO 8601)")
+    giant_threshold: int = Field(GIB, ge=5 * MIB, description="send: an object over this size becomes one multipart "
+                                 "upload whose parts are separate jobs, for any worker")
+    giant_part_size: int = Field(64 * MIB, ge=5 * MIB, le=5 * GIB, description="part size of giant objects (grown "
+                                 "past 10,000 parts)")
     from_inventory: str | None = Field(None, description="plan from this S3 Inventory manifest.json (s3:// or a "
                                        "path) instead of listing the source")
     to_inventory: str | None = Field(None, description="the destination's S3 Inventory manifest, instead of its "
@@ -385,7 +389,7 @@ def _one_of(value: Any, choices: tuple[str, ...]) -> str:
 
 
 _SIZE_FIELDS = {"chunk_size", "resumable_threshold", "copy_cutoff", "copy_part_size", "max_memory", "min_size",
-                "max_size", "max_transfer", "bwlimit"}
+                "max_size", "max_transfer", "bwlimit", "giant_threshold", "giant_part_size"}
 _DURATION_FIELDS = {"min_age", "max_age", "max_duration"}
 _BOOL_FIELDS = {"clean_unfinished_upload", "jobsender_compare_version_id", "get_object_with_version_id",
                 "update_version_id", "verify_md5_twice", "server_side_copy", "copy_tags",

@@ -284,3 +284,55 @@ def test_all_versions_over_sqs_and_dynamodb(cluster: dict[str, Any], accounts: t
     assert queue_empty(cluster)
     again = run("send", f"s3://{src_bucket}", f"s3://{dst_bucket}", *common, "--all-versions", "--json")
     assert again.returncode == 0 and json.loads(again.stdout)["jobs"] == 0, again.stdout
+
+
+@pytest.mark.not_on("moto", "moto's S3 server serves one request at a time: two workers would not overlap")
+def test_a_giant_object_is_uploaded_by_two_workers_and_completed_once(
+    cluster: dict[str, Any], accounts: tuple[Account, Account], buckets: tuple[str, str],
+) -> None:
+    a, b = accounts
+    src_bucket, dst_bucket = buckets
+    data = put(a.client(), src_bucket, "disk.img", 8 * 5 * MIB + 11)  # 9 parts of 5 MiB
+    put(a.client(), src_bucket, "small.txt", 100)
+    common = ["--queue", cluster["queue"], "--ledger", cluster["ledger"], *s3_args(cluster)]
+    sent = run("send", f"s3://{src_bucket}", f"s3://{dst_bucket}", *common, "--giant-threshold", "10MiB",
+               "--giant-part-size", "5MiB", "--json")
+    assert sent.returncode == 0, sent.stderr
+    report = json.loads(sent.stdout)
+    assert (report["giant_objects"], report["giant_parts"], report["jobs"]) == (1, 9, 1)
+
+    # A lost part: one message taken off the queue before any worker sees it.
+    sqs = cluster["sqs"]
+    lost = None
+    while lost is None:
+        for message in sqs.receive_message(QueueUrl=cluster["queue_url"], MaxNumberOfMessages=10,
+                                           VisibilityTimeout=0).get("Messages", []):
+            if json.loads(message["Body"]).get("PartNumber") == 4 and lost is None:
+                lost = message
+                sqs.delete_message(QueueUrl=cluster["queue_url"], ReceiptHandle=message["ReceiptHandle"])
+    cluster["dst_proxy"].rules.append(Rule(method="PUT", pattern="partNumber=", delay=0.3))  # spread the parts
+    work = ["work", *common, "--workers", "1", "--threads", "1", "--exit-when-idle", "4", "--log-level", "INFO"]
+    first, second = subprocess.Popen(cli(*work), stderr=subprocess.PIPE, text=True), subprocess.Popen(
+        cli(*work), stderr=subprocess.PIPE, text=True)
+    logs = [first.communicate(timeout=180)[1], second.communicate(timeout=180)[1]]
+    assert first.returncode == 0 and second.returncode == 0, logs
+    assert all("disk.img (part" in log for log in logs), logs  # both uploaded parts of the one object
+    assert "disk.img" not in keys(b.client(), dst_bucket)  # part 4 is missing: not completed
+    assert keys(b.client(), dst_bucket) == {"small.txt": 100}
+
+    again = run("send", f"s3://{src_bucket}", f"s3://{dst_bucket}", *common, "--giant-threshold", "10MiB",
+                "--giant-part-size", "5MiB", "--json")
+    assert again.returncode == 0 and json.loads(again.stdout)["giant_parts"] == 1, again.stdout  # only part 4
+    duplicate = json.loads(lost["Body"])
+    duplicate["PartNumber"] = 2  # a redelivered part: harmless
+    sqs.send_message(QueueUrl=cluster["queue_url"], MessageBody=json.dumps(duplicate))
+    cluster["dst_proxy"].counts.clear()
+    cluster["dst_proxy"].headers.clear()
+    done = run("work", *common, "--exit-when-idle", "3")
+    assert done.returncode == 0, done.stderr
+    assert read(b.client(), dst_bucket, "disk.img") == data
+    completions = [p for m, p, _ in cluster["dst_proxy"].headers if m == "POST" and "uploadId=" in p]
+    assert len(completions) == 1
+    record = DynamoLedger(cluster["ddb"], cluster["table"]).get(f"{src_bucket}/disk.img")
+    assert record is not None and record.state is JobState.DONE
+    assert unfinished_uploads(b.client(), dst_bucket) == []

@@ -551,7 +551,11 @@ def _install_stop_handler(cancel: Any, what: str) -> None:
 @click.option("--ssm-parameter-ignore-list", help="SSM parameter holding the ignore list.")
 @click.option("--clean-unfinished-upload", is_flag=True, default=None,
               help="Abort unfinished multipart uploads under each destination prefix first.")
-@click.option("--force", is_flag=True, help="Send even though the queue still has jobs.")
+@click.option("--giant-threshold", help="Objects over this size become one multipart upload whose parts are "
+                                         "separate jobs, for any worker. [default: 1GiB]")
+@click.option("--giant-part-size", help="Part size of giant objects, grown past 10,000 parts. [default: 64MiB]")
+@click.option("--force", is_flag=True, help="Send every planned job, even those the ledger shows still waiting or "
+                                           "in progress.")
 @output_options
 def send(src: str | None, dst: str | None, config_file: Path | None, pairs_file: Path | None, force: bool,
          as_json: bool, quiet: bool, no_progress: bool, log_file: Path | None, **params: Any) -> None:
@@ -572,7 +576,8 @@ def send(src: str | None, dst: str | None, config_file: Path | None, pairs_file:
         click.echo(json.dumps({
             "jobs": report.jobs, "bytes": report.bytes, "largest": report.largest,
             "worker_memory": report.worker_memory, "stopped": report.stopped,
-            "already_queued": report.already_queued,
+            "already_queued": report.already_queued, "giant_objects": report.giant_objects,
+            "giant_parts": report.giant_parts,
             "pairs": [{"source": f"s3://{m.src_bucket}/{m.src_list_prefix}",
                        "destination": f"s3://{m.dst_bucket}/{m.dst_list_prefix}", "jobs": st.to_copy,
                        "bytes": st.bytes_to_copy, "listed": st.listed, "skipped": st.skipped,
@@ -588,6 +593,9 @@ def send(src: str | None, dst: str | None, config_file: Path | None, pairs_file:
     if report.already_queued:
         click.echo(f"{count(report.already_queued, 'planned job')} still waiting or in progress: not sent again "
                    "(--force sends them)")
+    if report.giant_objects:
+        click.echo(f"{count(report.giant_objects, 'giant object')} sent as {count(report.giant_parts, 'part job')}, "
+                   "for any worker to upload")
     click.echo(f"sent {count(report.jobs, 'job')}, {format_size(report.bytes)}; "
                f"largest object {format_size(report.largest)}; "
                f"a worker needs about {format_size(report.worker_memory)} for data in flight "

@@ -8,6 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 from s3migrate.endpoints.failures import translate_transfer_error
+from s3migrate.engine import giant
 from s3migrate.engine.budget import ByteBudget
 from s3migrate.engine.context import CopyContext, CopyResult
 from s3migrate.engine.digest import etag_digest
@@ -75,6 +76,17 @@ class ObjectCopier:
         if source.size <= self.options.resumable_threshold:  # it shrank since it was listed
             return copy_single(self.src, self.dst, ctx, self.options, self.budget)
         return self._multipart(ctx, source)
+
+    def upload_giant_part(self, job: Job) -> tuple[str, int]:
+        """One part of a giant object (engine/giant.py): (MD5 hex of its bytes, bytes sent)."""
+        md5_hex, sent = giant.upload_part(self.src, self.dst, job)
+        if self.bandwidth is not None:
+            self.bandwidth.acquire(sent)
+        return md5_hex, sent
+
+    def complete_giant(self, job: Job, done: dict[int, str]) -> str:
+        """Complete a giant object's upload from the parts the ledger recorded; its ETag."""
+        return giant.complete(self.dst, job, done)
 
     def _delete_marker(self, job: Job) -> CopyResult:
         """A delete marker of a history: a DELETE at the (versioned) destination makes one there too."""

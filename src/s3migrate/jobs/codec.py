@@ -50,6 +50,9 @@ def encode_job(job: Job) -> str:
     }
     if job.etag:
         body["Src_etag"] = job.etag
+    if job.upload_id is not None:  # a part of a giant object
+        body.update(UploadId=job.upload_id, PartNumber=job.part_number, PartSize=job.part_size,
+                    PartCount=job.part_count)
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -135,6 +138,17 @@ def _version(value: Any) -> str | None:
     return value
 
 
+def _part_fields(body: dict[str, Any]) -> dict[str, Any]:
+    """The part of a giant object a message names, if it names one."""
+    if "UploadId" not in body:
+        return {}
+    numbers = [body.get(name) for name in ("PartNumber", "PartSize", "PartCount")]
+    if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in numbers):
+        raise BadMessageError("a part message needs whole numbers PartNumber, PartSize and PartCount")
+    return {"upload_id": _text(body, "UploadId"), "part_number": numbers[0], "part_size": numbers[1],
+            "part_count": numbers[2]}
+
+
 def _decode_job(body: dict[str, Any]) -> Job:
     etag = body.get("Src_etag")
     return Job(
@@ -145,6 +159,7 @@ def _decode_job(body: dict[str, Any]) -> Job:
         size=_size(body.get("Size")),
         version_id=_version(body.get("versionId")),
         etag=etag if isinstance(etag, str) and etag else None,
+        **_part_fields(body),
     )
 
 

@@ -22,6 +22,12 @@ class Job:
     etag: str | None = None
     history: bool = False  # one version of an --all-versions chain (planner/history.py): pinned to version_id
     delete_marker: bool = False  # that version is a delete marker: the copy is a delete at the destination
+    # One part of a giant object (``send --giant-threshold``): the upload the jobsender made, this part's number
+    # (0: complete the upload only), the layout's part size and count. Any worker uploads any part.
+    upload_id: str | None = None
+    part_number: int | None = None
+    part_size: int = 0
+    part_count: int = 0
 
     @property
     def ledger_key(self) -> str:
@@ -35,6 +41,8 @@ class Job:
         if self.src_bucket.startswith("/"):  # a local folder (no bucket name starts with /)
             return f"{self.src_bucket.rstrip('/')}/{self.src_key}"
         where = f"s3://{self.src_bucket}/{self.src_key}"
+        if self.part_number:
+            return f"{where} (part {self.part_number} of {self.part_count})"
         return f"{where} (version {self.version_id})" if self.history else where
 
     def tagged(self, attributes: dict[str, Any]) -> dict[str, Any]:

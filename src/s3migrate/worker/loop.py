@@ -26,7 +26,7 @@ from s3migrate.engine.retry import backoff_delay
 from s3migrate.errors import BadMessageError, Disposition, JobInterrupted, S3MigrateError, TransferError
 from s3migrate.jobs.codec import decode_message
 from s3migrate.jobs.job import Job
-from s3migrate.ledger.base import ClaimResult, Ledger, Outcome
+from s3migrate.ledger.base import ClaimResult, JobState, Ledger, Outcome, same_destination, same_source
 from s3migrate.progress.tracker import Tracker
 from s3migrate.queues.base import JobConsumer, Message
 
@@ -255,8 +255,42 @@ class Worker:
             log.warning("could not return message %s: %s", message.message_id, describe(exc))
         return outcome
 
+    def run_part(self, job: Job) -> tuple[JobOutcome, float]:
+        """One part of a giant object (no claim: many workers share the object): upload it, record it, and
+        complete the upload when it was the last one missing and this worker gets the completion."""
+        owner, key = self.settings.owner, job.ledger_key
+        try:
+            record = self.ledger.get(key)
+            if record is not None and record.state is JobState.DONE and same_destination(record, job) \
+                    and same_source(record, job):
+                self.tracker.skipped(0)
+                return JobOutcome.DONE, 0.0
+            if job.part_number:
+                md5_hex, sent = self.copier.upload_giant_part(job)
+                self.tracker.job_sent(job, sent)
+                done = self.ledger.part_done(key, job.part_number, md5_hex)
+                log.info("%s uploaded (%d of %d parts done)", job.describe(), done, job.part_count)
+            else:  # a completion job: every part was already there
+                done = len(self.ledger.parts_done(key))
+            attempt = f"{owner}:{uuid.uuid4().hex}"  # this attempt only: a thread of this process is another one
+            if done >= job.part_count and self.ledger.claim_completion(key, attempt, self.settings.visibility_timeout):
+                try:
+                    etag = self.copier.complete_giant(job, self.ledger.parts_done(key))
+                except BaseException:
+                    self.ledger.release_completion(key, attempt)
+                    raise
+                self.ledger.complete(key, owner, etag, job.version_id, job.part_size)
+                self.tracker.job_done(job, job.size)
+                log.info("completed s3://%s/%s from %d parts", job.dst_bucket, job.dst_key, job.part_count)
+        except Exception as exc:
+            record = self.ledger.get(key)
+            return self._failed(job, exc, record.fail_count if record else 0)
+        return JobOutcome.DONE, 0.0
+
     def run_job(self, job: Job) -> tuple[JobOutcome, float]:
         """Claim, copy and record one job; returns what to do with its message and after what delay."""
+        if job.upload_id is not None:
+            return self.run_part(job)
         owner = self.settings.owner
         try:
             claim = self.ledger.claim(job, owner, self.settings.visibility_timeout)
