@@ -4,7 +4,10 @@ The source holds N keys (default 100,000) in a flat or a deep keyspace; the dest
 1% (every 100th key is missing, and every 100th other key has another size). Both tools only list and compare.
 Medians of ``--runs`` runs, with client CPU and peak RSS, as in ``bench/run.py``.
 
-    python bench/listing.py [--keys 100000] [--layout flat|deep] [--runs 3]
+    python bench/listing.py [--keys 100000] [--layout flat|deep] [--runs 3] [--inventory]
+
+``--inventory`` also writes the source's S3 Inventory (CSV gzip, 250,000 rows a data file) and plans from it
+(``--from-inventory``): the source is then not listed at all.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ REPO = Path(__file__).resolve().parents[1]  # tests.support: the local servers a
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from tests.support import inventory  # noqa: E402
 from tests.support.faultproxy import FaultProxy, Rule  # noqa: E402
 from tests.support.seaweed import SeaweedServer  # noqa: E402
 from tests.support.tools import find_tool  # noqa: E402
@@ -59,6 +63,22 @@ def fill(client: object, bucket: str, keys: int, layout: str, skip: bool) -> Non
         list(pool.map(one, range(keys), chunksize=256))
 
 
+def write_inventory(client: object, keys: int, layout: str) -> str:
+    """The source's inventory as S3 writes one (in the source bucket, outside the listed prefix)."""
+    import hashlib
+
+    etag = '"' + hashlib.md5(b"x").hexdigest() + '"'
+    files: dict[str, bytes] = {}
+    for start in range(0, keys, 250_000):
+        rows = [(key_name(i, layout), 1, etag) for i in range(start, min(keys, start + 250_000))]
+        files[f"inv/data/{start // 250_000}.csv.gz"] = inventory.csv_gzip("list-src", rows)
+    for key, body in files.items():
+        client.put_object(Bucket="list-src", Key=key, Body=body)  # type: ignore[attr-defined]
+    client.put_object(Bucket="list-src", Key="inv/manifest.json",  # type: ignore[attr-defined]
+                      Body=inventory.manifest("list-src", "list-src", "CSV", files))
+    return "s3://list-src/inv/manifest.json"
+
+
 def compare(opts: argparse.Namespace, src: SeaweedServer, dst: SeaweedServer, s3m_env: dict[str, str],
             latency: float) -> None:
     """One table: every tool planning the same buckets, through a proxy adding ``latency`` ms per GET."""
@@ -80,6 +100,9 @@ def compare(opts: argparse.Namespace, src: SeaweedServer, dst: SeaweedServer, s3
             "rclone copy --dry-run --checkers 64": ([rclone_bin, "copy", "--dry-run", "--checkers", "64",
                                                      "src:list-src/data", "dst:list-dst/data"], rclone),
         }
+        if opts.inventory:
+            tools["s3migrate sync --dry-run --from-inventory"] = ([*ours_args, "--from-inventory", opts.inventory],
+                                                                  s3m_env)
         if opts.no_rclone:
             tools = {name: tool for name, tool in tools.items() if name.startswith("s3migrate")}
         heading = f"{opts.keys} keys, {opts.layout}" + (f", +{latency:g} ms per GET" if latency else "")
@@ -110,6 +133,7 @@ def main() -> int:
                         help="milliseconds added to every GET by a proxy in front of each server, as for a far "
                              "region; repeat for one table each (default: 0)")
     parser.add_argument("--no-rclone", action="store_true", help="only s3migrate (rclone takes minutes at 100k keys)")
+    parser.add_argument("--inventory", action="store_true", help="also plan from the source's S3 Inventory")
     opts = parser.parse_args()
     opts.latency = opts.latency or [0.0]
     root = Path(tempfile.mkdtemp(prefix="s3migrate-listing-"))
@@ -121,6 +145,8 @@ def main() -> int:
         print(f"filling {opts.keys} keys ({opts.layout}) on each side ...", flush=True)
         fill(fast_client(src, "list-src"), "list-src", opts.keys, opts.layout, skip=False)
         fill(fast_client(dst, "list-dst"), "list-dst", opts.keys, opts.layout, skip=True)
+        opts.inventory = write_inventory(fast_client(src, "list-src"), opts.keys, opts.layout) if opts.inventory \
+            else None
         credentials = root / "credentials"
         credentials.write_text(
             f"[lsrc]\naws_access_key_id = {src.access_key}\naws_secret_access_key = {src.secret_key}\n"
