@@ -252,3 +252,20 @@ def test_a_message_that_is_not_a_job_goes_to_the_dead_letter_queue(
     event = sqs_event(env)
     response = worker.handler(event, FakeContext())
     assert response == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}
+
+
+def test_the_lambda_worker_writes_what_the_access_settings_say(
+    lambda_env: dict[str, Any], accounts: tuple[Account, Account], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The deployment passes [access] as S3MIGRATE_* environment; the worker writes accordingly."""
+    a, b = accounts
+    env = lambda_env
+    monkeypatch.setenv("S3MIGRATE_METADATA", "copied-by=lambda")
+    monkeypatch.setenv("S3MIGRATE_CACHE_CONTROL", "max-age=600")
+    monkeypatch.setenv("S3MIGRATE_SSE", "AES256")
+    put(a.client(), env["src_bucket"], "in/doc.txt", 300, Metadata={"origin": "src"})
+    env["sqs"].send_message(QueueUrl=env["url"], MessageBody=object_created(env["src_bucket"], "in/doc.txt", 300))
+    assert worker.handler(sqs_event(env), FakeContext()) == {"batchItemFailures": []}
+    head = b.client().head_object(Bucket=env["dst_bucket"], Key="events/in/doc.txt")
+    assert head["Metadata"] == {"origin": "src", "copied-by": "lambda"} and head["CacheControl"] == "max-age=600"
+    assert head.get("ServerSideEncryption") == "AES256"
