@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -34,6 +35,7 @@ from s3migrate.planner.filters import FilterRule, KeyFilter, read_files_from
 from s3migrate.planner.history import require_versioning
 from s3migrate.planner.ignore import IgnoreRules
 from s3migrate.planner.inventory import inventory_listing, read_manifest
+from s3migrate.planner.listing import ListedObject
 from s3migrate.planner.mapping import KeyMapping, parse_pairs, read_pairs_file
 from s3migrate.planner.plan import Planner
 from s3migrate.planner.strategy import SizeAndVersion, comparison
@@ -220,19 +222,11 @@ def build_planner(settings: Settings, stores: Stores, mapping: KeyMapping, ignor
                       strategy=comparison(settings.compare or default_compare(stores)), key_filter=key_filter(settings),
                       restore=restore_policy(settings))
     if settings.from_inventory:
-        inventory = read_manifest(settings.from_inventory, stores.src_client)
-        if inventory.source_bucket and inventory.source_bucket != mapping.src_bucket:
-            raise ConfigError(f"--from-inventory {settings.from_inventory} is the inventory of bucket "
-                              f"{inventory.source_bucket}, not of {mapping.src_bucket}")
-        planner.source_listing = lambda: inventory_listing(inventory, stores.src_client, mapping.src_list_prefix,
-                                                           mapping.src_cut)
+        planner.source_listing = inventory_side(settings.from_inventory, "--from-inventory", stores.src_client,
+                                                mapping.src_bucket, mapping.src_list_prefix, mapping.src_cut)
     if settings.to_inventory:
-        theirs = read_manifest(settings.to_inventory, stores.dst_client)
-        if theirs.source_bucket and theirs.source_bucket != mapping.dst_bucket:
-            raise ConfigError(f"--to-inventory {settings.to_inventory} is the inventory of bucket "
-                              f"{theirs.source_bucket}, not of {mapping.dst_bucket}")
-        planner.destination_listing = lambda: inventory_listing(theirs, stores.dst_client, mapping.dst_list_prefix,
-                                                                mapping.dst_cut)
+        planner.destination_listing = inventory_side(settings.to_inventory, "--to-inventory", stores.dst_client,
+                                                     mapping.dst_bucket, mapping.dst_list_prefix, mapping.dst_cut)
     if settings.all_versions:
         if stores.src.location.local or stores.dst.location.local:
             raise ConfigError("--all-versions copies the version histories of buckets, not of local folders")
@@ -244,6 +238,16 @@ def build_planner(settings: Settings, stores: Stores, mapping: KeyMapping, ignor
         planner.strategy = SizeAndVersion(recorded, mapping.dst_key, planner.strategy)
         planner.list_versions = True
     return planner
+
+
+def inventory_side(where: str, flag: str, client: Any, bucket: str, prefix: str, cut: int) -> Callable[
+    [], Iterator[ListedObject]
+]:
+    """One side's objects from its S3 Inventory; an inventory of another bucket is refused."""
+    manifest = read_manifest(where, client)
+    if manifest.source_bucket and manifest.source_bucket != bucket:
+        raise ConfigError(f"{flag} {where} is the inventory of bucket {manifest.source_bucket}, not of {bucket}")
+    return lambda: inventory_listing(manifest, client, prefix, cut)
 
 
 def restore_policy(settings: Settings) -> RestorePolicy:

@@ -81,26 +81,25 @@ class ServerSideCopy:
         return result
 
     def _source_attributes(self, job: Job) -> dict[str, Any]:
-        """The source's metadata and content headers (a HEAD), for a copy that changes some of them."""
+        """The source's metadata and content headers, for a copy that changes some of them."""
         if self.options.replace_metadata:
             return {}
-        args: dict[str, Any] = {"Bucket": job.src_bucket, "Key": job.src_key}
-        if job.version_id:
-            args["VersionId"] = job.version_id
-        try:
-            return carried_attributes(self.dst.head_object(**args))
-        except Exception as exc:
-            raise translate_transfer_error(exc, "source HEAD before a server-side copy") from None
+        return carried_attributes(self._head_source(job, "source HEAD before a server-side copy"))
 
     def _source_etag_is_md5(self, job: Job) -> bool:
         """A listing does not say whether the source is encrypted (then its ETag is no MD5): a HEAD does."""
+        return etag_is_md5(self._head_source(job, "source HEAD after a server-side copy"))
+
+    def _head_source(self, job: Job, what: str) -> dict[str, Any]:
+        """The source's HEAD, with the destination's credentials (which read it in a server-side copy)."""
         args: dict[str, Any] = {"Bucket": job.src_bucket, "Key": job.src_key}
         if job.version_id:
             args["VersionId"] = job.version_id
         try:
-            return etag_is_md5(self.dst.head_object(**args))
+            head: dict[str, Any] = self.dst.head_object(**args)
         except Exception as exc:
-            raise translate_transfer_error(exc, "source HEAD after a server-side copy") from None
+            raise translate_transfer_error(exc, what) from None
+        return head
 
     def copy(self, ctx: CopyContext) -> CopyResult | None:
         """Copy inside S3; None when this object (or this pair) has to stream instead."""

@@ -3,9 +3,10 @@
 Listing a billion keys costs a million LIST requests (about $5,000); the bucket's S3 Inventory lists them for about
 $2.50. The manifest (``manifest.json``, in a bucket or a local file) names the data files (CSV gzip, Parquet or
 ORC) with their MD5s; each data file is read, checked against its MD5, and its rows under the prefix (current
-versions only, no delete markers) are sorted and spilled to a run file on disk. The runs are then merged in key
-order, so the planner's merge-join sees an ordinary sorted listing while memory holds one data file's rows at a
-time, whatever the bucket's size. Keys in CSV inventories are URL-encoded, as S3 writes them, and decoded here.
+versions only, no delete markers) are sorted in runs of ``RUN_ROWS`` and spilled to disk. The runs are then
+merged in key order, so the planner's merge-join sees an ordinary sorted listing while memory holds one run at a
+time, whatever the bucket's or a data file's size. Keys in CSV inventories are URL-encoded, as S3 writes them,
+and decoded here.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from s3migrate.planner.listing import ListedObject
 
 FORMATS = ("CSV", "PARQUET", "ORC")
 _CHUNK = 1 << 20
+RUN_ROWS = 50_000  # rows sorted in memory at once before they are spilled to a run file
 
 
 @dataclass(frozen=True)
@@ -162,17 +164,28 @@ def inventory_listing(manifest: Manifest, client: Any, prefix: str, cut: int) ->
     folder = tempfile.mkdtemp(prefix="s3migrate-inventory-")
     try:
         runs: list[str] = []
-        for index, (key, md5) in enumerate(manifest.files):
-            data = _fetch(manifest, client, key, md5, folder)
-            rows = [row for values in _rows(manifest, data) if (row := _row(values, manifest.file_format == "CSV"))
-                    and row[0].startswith(prefix)]
+
+        def spill(rows: list[Row]) -> None:
             rows.sort(key=lambda row: row[0])
-            run = os.path.join(folder, f"run-{index}")
+            run = os.path.join(folder, f"run-{len(runs)}")
             with open(run, "w", encoding="utf-8") as out:
                 for row in rows:
                     out.write(json.dumps(row, ensure_ascii=False) + "\n")
             runs.append(run)
-            del rows
+            rows.clear()
+
+        for key, md5 in manifest.files:
+            data = _fetch(manifest, client, key, md5, folder)
+            rows: list[Row] = []
+            for values in _rows(manifest, data):
+                row = _row(values, manifest.file_format == "CSV")
+                if row is not None and row[0].startswith(prefix):
+                    rows.append(row)
+                    if len(rows) >= RUN_ROWS:  # memory holds one run, whatever a data file's size
+                        spill(rows)
+            if rows:
+                spill(rows)
+            os.remove(data)
         files = [open(run, encoding="utf-8") for run in runs]  # noqa: SIM115 - closed below
         try:
             merged = heapq.merge(*(map(json.loads, f) for f in files), key=lambda row: row[0])
