@@ -36,7 +36,7 @@ CLUSTER_CALLS: dict[str, float] = {
     "SQS ReceiveMessage": 1.64,
     "SQS DeleteMessage": 1.0,
     "DynamoDB write": 3.0,  # register (send), claim, complete
-    "DynamoDB read": 3.0,  # the claim's reads and the completion's check
+    "DynamoDB read": 1.0,  # the claim's (its write returns the new item; the completion reads nothing)
 }
 S3_API_PRICE = {"GET": "GET", "HEAD": "HEAD", "PUT": "PUT", "UploadPart": "PUT", "CreateMultipartUpload": "POST",
                 "CompleteMultipartUpload": "POST", "ListParts": "LIST", "ListMultipartUploads": "LIST",

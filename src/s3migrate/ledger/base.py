@@ -143,9 +143,11 @@ class Ledger(Protocol):
         """Remember (or forget, with None) the unfinished multipart upload of this job."""
 
     def complete(
-        self, key: str, owner: str, dst_etag: str, version_id: str | None = None, part_size: int | None = None
+        self, key: str, owner: str, dst_etag: str, version_id: str | None = None, part_size: int | None = None,
+        first_time: float | None = None,
     ) -> None:
-        """Mark DONE (jobStatus += DONE), clear the upload and the lease; keep the part size behind desEtag."""
+        """Mark DONE (jobStatus += DONE), clear the upload and the lease; keep the part size behind desEtag.
+        ``first_time``: the claim's, so a backend need not read the record again for totalSpentTime."""
 
     def fail(self, key: str, owner: str, reason: str, outcome: Outcome, final: bool) -> int:
         """Record a failed attempt; FAILED when ``final``, else back to PENDING. Returns the failures in a row."""

@@ -193,7 +193,8 @@ class DynamoLedger:
         except ClientError as exc:
             raise EndpointError(f"DynamoDB {operation} on {self.table}: {describe(exc)}") from None
 
-    def _update(self, key: str, update: _Update, condition: str | None = None) -> None:
+    def _update(self, key: str, update: _Update, condition: str | None = None,
+                returned: str | None = None) -> dict[str, Any]:
         args: dict[str, Any] = {
             "Key": {S.KEY: {"S": key}},
             "UpdateExpression": update.expression(),
@@ -203,15 +204,19 @@ class DynamoLedger:
             args["ExpressionAttributeValues"] = update.values
         if condition:
             args["ConditionExpression"] = condition
-        self._client.update_item(TableName=self.table, **args)
+        if returned:
+            args["ReturnValues"] = returned
+        response: dict[str, Any] = self._client.update_item(TableName=self.table, **args)
+        return response
 
-    def _update_checked(self, key: str, update: _Update, condition: str | None = None) -> bool:
+    def _update_checked(self, key: str, update: _Update, condition: str | None = None,
+                        returned: str | None = None) -> dict[str, Any] | None:
+        """The update's response, or None when its condition did not hold."""
         try:
-            self._update(key, update, condition)
-            return True
+            return self._update(key, update, condition, returned)
         except ClientError as exc:
             if error_code(exc) == "ConditionalCheckFailedException":
-                return False
+                return None
             raise EndpointError(f"DynamoDB UpdateItem on {self.table}: {describe(exc)}") from None
 
     def _job_fields(self, update: _Update, job: Job) -> _Update:
@@ -226,7 +231,7 @@ class DynamoLedger:
             update = self._job_fields(_Update(), job)
             update.set(S.STATE, JobState.PENDING.value).set(S.FAIL_COUNT, 0).set(S.TRY_TIMES, 0, if_missing=True)
             update.set(S.LEASE_OWNER, None).set(S.LEASE_EXPIRES, None)
-            if not self._update_checked(job.ledger_key, update):
+            if self._update_checked(job.ledger_key, update) is None:
                 raise EndpointError("unexpected conditional failure")  # pragma: no cover
 
         with ThreadPoolExecutor(max_workers=8) as pool:
@@ -274,8 +279,9 @@ class DynamoLedger:
                                 job.ledger_key, seen)
                     update.set(S.TRY_TIMES, 1)
                 condition = update.condition("{attr_t} = :seen", raw=True, attr_t=S.TRY_TIMES, seen=seen)
-            if self._update_checked(job.ledger_key, update, condition):
-                return Claim(ClaimResult.CLAIMED, self.get(job.ledger_key))
+            claimed = self._update_checked(job.ledger_key, update, condition, returned="ALL_NEW")
+            if claimed is not None:  # the item as the claim left it: no second read
+                return Claim(ClaimResult.CLAIMED, _item_to_record(claimed["Attributes"]))
         record = self.get(job.ledger_key)
         return Claim(ClaimResult.BUSY, record)
 
@@ -284,7 +290,7 @@ class DynamoLedger:
         if progress is not None:
             update.set(S.LAST_TIME_PROGRESS, round(progress, 1))
         condition = update.condition("{attr_o} = :me", attr_o=S.LEASE_OWNER, me=owner)
-        return self._update_checked(key, update, condition)
+        return self._update_checked(key, update, condition) is not None
 
     def record_version(self, key: str, version_id: str) -> None:
         update = _Update().set(S.VERSION_ID, version_id)
@@ -341,16 +347,31 @@ class DynamoLedger:
                 raise EndpointError(f"DynamoDB UpdateItem on {self.table}: {describe(exc)}") from None
 
     def complete(
-        self, key: str, owner: str, dst_etag: str, version_id: str | None = None, part_size: int | None = None
+        self, key: str, owner: str, dst_etag: str, version_id: str | None = None, part_size: int | None = None,
+        first_time: float | None = None,
     ) -> None:
+        """With ``first_time`` (the claim's), one write and no read: jobStatus gets DONE added as the string set
+        the original keeps; an item whose jobStatus is of another type is read and rewritten instead."""
+        if first_time is not None:
+            update = self._completion(dst_etag, version_id, part_size, first_time, None)
+            try:
+                self._update(key, update, update.condition("attribute_exists({attr_k})", attr_k=S.KEY))
+                return
+            except ClientError as exc:
+                if error_code(exc) not in ("ValidationException", "ConditionalCheckFailedException"):
+                    raise EndpointError(f"DynamoDB UpdateItem on {self.table}: {describe(exc)}") from None
         item = self._get_item(key)
         if item is None:
             return
         record = _item_to_record(item)
+        self._update_checked(key, self._completion(dst_etag, version_id, part_size, record.first_time, item))
+
+    def _completion(self, dst_etag: str, version_id: str | None, part_size: int | None, first_time: float | None,
+                    item: dict[str, Any] | None) -> _Update:
         now = time.time()
         update = _Update().set(S.STATE, JobState.DONE.value).set(S.END_TIME, int(now))
         update.set(S.END_TIME_F, time_text(now)).set(S.LAST_TIME_PROGRESS, 100)
-        update.set(S.TOTAL_SPENT_TIME, int(now) - int(record.first_time or now)).set(S.DES_ETAG, dst_etag)
+        update.set(S.TOTAL_SPENT_TIME, int(now) - int(first_time or now)).set(S.DES_ETAG, dst_etag)
         update.set(S.FAIL_COUNT, 0)
         for attr in (S.LAST_ERROR, S.UPLOAD_ID, S.UPLOAD_SRC_ETAG, S.UPLOAD_SRC_VERSION, S.LEASE_OWNER,
                      S.LEASE_EXPIRES):
@@ -359,7 +380,7 @@ class DynamoLedger:
         if version_id:
             update.set(S.VERSION_ID, version_id)
         _add_to_set(update, item, S.JOB_STATUS, Outcome.DONE.value)
-        self._update_checked(key, update)
+        return update
 
     def fail(self, key: str, owner: str, reason: str, outcome: Outcome, final: bool) -> int:
         item = self._get_item(key)

@@ -248,8 +248,10 @@ class SqliteLedger:
             )
 
     def complete(
-        self, key: str, owner: str, dst_etag: str, version_id: str | None = None, part_size: int | None = None
+        self, key: str, owner: str, dst_etag: str, version_id: str | None = None, part_size: int | None = None,
+        first_time: float | None = None,
     ) -> None:
+        del first_time  # one transaction reads the record anyway
         now = time.time()
         with self._db.transaction() as conn:
             row = conn.execute(f'SELECT "{S.JOB_STATUS}", "{S.FIRST_TIME}" FROM {_TABLE} WHERE "{S.KEY}" = ?',

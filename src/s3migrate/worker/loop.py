@@ -26,7 +26,15 @@ from s3migrate.engine.retry import backoff_delay
 from s3migrate.errors import BadMessageError, Disposition, JobInterrupted, S3MigrateError, TransferError
 from s3migrate.jobs.codec import decode_message
 from s3migrate.jobs.job import Job
-from s3migrate.ledger.base import ClaimResult, JobState, Ledger, Outcome, same_destination, same_source
+from s3migrate.ledger.base import (
+    ClaimResult,
+    JobState,
+    Ledger,
+    LedgerRecord,
+    Outcome,
+    same_destination,
+    same_source,
+)
 from s3migrate.progress.tracker import Tracker
 from s3migrate.queues.base import JobConsumer, Message
 
@@ -316,23 +324,26 @@ class Worker:
         )
         try:
             result = self.copier.copy(ctx)
-            self._check_recorded_version(job, result.version_id)
+            self._check_recorded_version(ctx.job, result.version_id, claim.record)
         except Exception as exc:
             return self._failed(ctx.job, exc, claim.record.fail_count if claim.record else 0)
-        self.ledger.complete(job.ledger_key, owner, result.etag, result.version_id, result.part_size)
+        self.ledger.complete(job.ledger_key, owner, result.etag, result.version_id, result.part_size,
+                             first_time=claim.record.first_time if claim.record else None)
         self.tracker.job_done(job, result.size)
         log.info("copied %s (%d bytes, %d parts sent, %d reused)", job.describe(), result.size,
                  result.parts_sent, result.parts_reused)
         return JobOutcome.DONE, 0.0
 
-    def _check_recorded_version(self, job: Job, copied: str | None) -> None:
-        """As the original does at completion: the version copied must be the one the ledger recorded."""
+    def _check_recorded_version(self, job: Job, copied: str | None, claimed: LedgerRecord | None) -> None:
+        """As the original does at completion: the version copied must be the one the ledger recorded. That is
+        the version this copy pinned and recorded itself (UpdateVersionId), else the one the claim found: known
+        here, so it costs no read."""
         if not copied:
             return
-        record = self.ledger.get(job.ledger_key)
-        if record is not None and record.version_id and record.version_id != copied:
+        recorded = job.version_id or (claimed.version_id if claimed is not None else None)
+        if recorded and recorded != copied:
             raise TransferError(
-                f"copied version {copied} but the ledger recorded {record.version_id}; copying again",
+                f"copied version {copied} but the ledger recorded {recorded}; copying again",
                 Disposition.RETRY,
             )
 
