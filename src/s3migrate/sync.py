@@ -140,7 +140,7 @@ class SyncRun:
         self._queue: SqliteQueue | None = None
         # A local folder's listing leaves out this run's own state folder (it changes while it is read).
         self.stores = open_stores(settings, self.src, self.dst,
-                                  hidden=frozenset({str(self.state_path.parent.resolve())}))
+                                  hidden=frozenset({os.path.abspath(self.state_path.parent)}))
         self.src_client, self.dst_client = self.stores.src_client, self.stores.dst_client
         if self.stores.same_service and single is None:
             KeyMapping.folders(self.src.location, self.dst.location).check_not_inside_source(self.ignore)
