@@ -1,6 +1,7 @@
 """Maintenance windows: ``--max-duration`` and ``--max-transfer`` stop a run from taking new objects.
 
-A watcher checks the run's tracker a few times a second; once the window is used up it stops the run the way
+``--max-transfer`` is checked as the tracker counts bytes, in the thread that reports them, so the run stops
+before it takes another object; ``--max-duration`` by a watcher a few times a second. Either stops the run the way
 Ctrl-C does (objects in flight stop at a part boundary, unfinished uploads stay resumable, messages go back to the
 queue) and says why. The next run continues where this one stopped. Its exit code (3) differs from a failure.
 """
@@ -29,7 +30,9 @@ class Window:
         self._thread: threading.Thread | None = None
 
     def __enter__(self) -> Window:
-        if self.max_duration is not None or self.max_transfer is not None:
+        if self.max_transfer is not None:  # checked as bytes are reported: no object is taken past it
+            self.tracker.when_moved(self.max_transfer, self._transfer_reached)
+        if self.max_duration is not None:
             self._started = time.monotonic()
             self._thread = threading.Thread(target=self._watch, name="s3migrate-window", daemon=True)
             self._thread.start()
@@ -43,7 +46,7 @@ class Window:
     def _watch(self) -> None:
         while not self._done.wait(self.interval):
             reason = self._used_up()
-            if reason is not None:
+            if reason is not None and self.reason is None:
                 self.reason = reason
                 self.stop()
                 return
@@ -51,9 +54,10 @@ class Window:
     def _used_up(self) -> str | None:
         if self.max_duration is not None and time.monotonic() - self._started >= self.max_duration:
             return f"--max-duration {self.max_duration:g}s reached"
-        if self.max_transfer is not None:
-            snapshot = self.tracker.snapshot()
-            moved = snapshot.bytes_sent + snapshot.bytes_in_place
-            if moved >= self.max_transfer:
-                return f"--max-transfer {format_size(self.max_transfer)} reached ({format_size(moved)} moved)"
         return None
+
+    def _transfer_reached(self, moved: int) -> None:
+        assert self.max_transfer is not None
+        if self.reason is None:
+            self.reason = f"--max-transfer {format_size(self.max_transfer)} reached ({format_size(moved)} moved)"
+            self.stop()

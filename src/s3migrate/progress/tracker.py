@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from s3migrate.jobs.job import Job
@@ -62,6 +63,23 @@ class Tracker:
         self.failures: list[tuple[str, str]] = []
         self.messages_dead_lettered = 0
         self.bytes_in_place = 0
+        self._moved_limit: tuple[int, Callable[[int], None]] | None = None
+
+    def when_moved(self, limit: int, callback: Callable[[int], None]) -> None:
+        """Call ``callback(moved)`` once, from the thread that reports it, when the bytes moved (sent, and copied
+        in place) reach ``limit`` (--max-transfer: the run stops before it takes another object)."""
+        self._moved_limit = (limit, callback)
+
+    def _check_moved(self) -> None:
+        watch = self._moved_limit
+        if watch is None:
+            return
+        with self._lock:
+            moved = self.bytes_sent + self.bytes_in_place
+            if moved < watch[0] or self._moved_limit is None:
+                return
+            self._moved_limit = None
+        watch[1](moved)
 
     def planned(self, objects: int, nbytes: int) -> None:
         with self._lock:
@@ -74,6 +92,7 @@ class Tracker:
     def sent(self, nbytes: int) -> None:
         with self._lock:
             self.bytes_sent += nbytes
+        self._check_moved()
 
     def job_sent(self, job: Job, nbytes: int) -> None:
         """Bytes of ``job`` written to the destination (one part, or a whole object)."""
@@ -89,6 +108,7 @@ class Tracker:
         """Bytes the destination copied itself (CopyObject, UploadPartCopy)."""
         with self._lock:
             self.bytes_in_place += nbytes
+        self._check_moved()
 
     def copying_started(self) -> None:
         """Rate and ETA count from here (not from the planning or a question asked before)."""
