@@ -143,19 +143,9 @@ def history_pairs(src_client: Any, dst_client: Any, mapping: KeyMapping) -> Iter
                                                                                           History | None]]:
     """Both sides' histories, paired by key (a merge-join over the two key-ordered listings)."""
     m = mapping
-    sources = list_histories(src_client, m.src_bucket, m.src_list_prefix, m.src_cut, f"source s3://{m.src_bucket}")
-    destinations = list_histories(dst_client, m.dst_bucket, m.dst_list_prefix, m.dst_cut,
-                                  f"destination s3://{m.dst_bucket}")
-    by_key: dict[str, History] = {}
-
-    def listed(histories: Iterator[History]) -> Iterator[ListedObject]:
-        for history in histories:
-            by_key[f"{id(histories)}:{history.key}"] = history
-            yield history.as_listed()
-
-    for src, dst in outer_join(listed(sources), listed(destinations)):
-        yield (by_key.pop(f"{id(sources)}:{src.key}") if src is not None else None,
-               by_key.pop(f"{id(destinations)}:{dst.key}") if dst is not None else None)
+    return outer_join(
+        list_histories(src_client, m.src_bucket, m.src_list_prefix, m.src_cut, f"source s3://{m.src_bucket}"),
+        list_histories(dst_client, m.dst_bucket, m.dst_list_prefix, m.dst_cut, f"destination s3://{m.dst_bucket}"))
 
 
 def chain_jobs(mapping: KeyMapping, decision: HistoryDecision) -> list[Job]:

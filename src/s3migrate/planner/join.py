@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from s3migrate.planner.listing import ListedObject, UnsortedListingError, checked_sorted
+from s3migrate.planner.listing import K, ListedObject, UnsortedListingError, checked_sorted
 
 log = logging.getLogger(__name__)
 
@@ -78,11 +78,9 @@ def _lookup_join(
             conn.close()
 
 
-def outer_join(src: Iterator[ListedObject], dst: Iterator[ListedObject]) -> Iterator[
-    tuple[ListedObject | None, ListedObject | None]
-]:
-    """Every key of either side once, paired (a merge of two sorted listings; an unsorted listing is an
-    error here, since a verdict must never rest on a guess)."""
+def outer_join(src: Iterator[K], dst: Iterator[K]) -> Iterator[tuple[K | None, K | None]]:
+    """Every key of either side once, paired (a merge of two sorted listings, of objects or of version
+    histories; an unsorted listing is an error here, since a verdict must never rest on a guess)."""
     s_iter, d_iter = checked_sorted(src, "source"), checked_sorted(dst, "destination")
     s, d = next(s_iter, None), next(d_iter, None)
     while s is not None or d is not None:

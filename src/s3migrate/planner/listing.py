@@ -9,7 +9,7 @@ import queue
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from s3migrate.endpoints.failures import translate_endpoint_error
 from s3migrate.errors import EndpointError
@@ -189,7 +189,17 @@ def list_objects(
         raise translate_endpoint_error(exc, where) from None
 
 
-def checked_sorted(objects: Iterator[ListedObject], where: str) -> Iterator[ListedObject]:
+class Keyed(Protocol):
+    """Anything listed by key: an object, or a key's version history."""
+
+    @property
+    def key(self) -> str: ...
+
+
+K = TypeVar("K", bound=Keyed)
+
+
+def checked_sorted(objects: Iterator[K], where: str) -> Iterator[K]:
     """Pass objects through, raising UnsortedListingError at the first key out of order.
     (Python compares str by code point, which is the UTF-8 byte order S3 lists in.)"""
     previous: str | None = None
