@@ -173,7 +173,7 @@ class GiantSender:
         if done is None:
             self.ledger.register([job])
             options = TransferOptions.from_settings(self.settings)
-            upload_id = start_upload(self.stores.src_client, self.stores.dst_client, job, options, layout)
+            upload_id = start_upload(self.stores.src_client, self.stores.dst_client, job, options)
             self.ledger.record_upload(job.ledger_key, self.owner,
                                       UploadRecord(upload_id, layout.part_size, job.etag, job.version_id))
             done = {}

@@ -13,6 +13,8 @@ interpreter and clients (about 100 MiB).
 from __future__ import annotations
 
 import configparser
+import datetime
+import email.utils
 import logging
 import os
 import re
@@ -55,9 +57,6 @@ def parse_metadata(value: Any) -> dict[str, str]:
 
 def http_date(value: Any) -> str:
     """An Expires value (HTTP date, ISO 8601 or a datetime) as the HTTP date S3 stores."""
-    import datetime
-    import email.utils
-
     if isinstance(value, datetime.datetime):
         moment = value
     else:

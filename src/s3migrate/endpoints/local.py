@@ -213,7 +213,7 @@ class LocalStore:
             return
         named: list[tuple[bytes, str, os.DirEntry[str], os.stat_result]] = []
         for entry in entries:
-            if entry.name.endswith(_OWN_SUFFIXES) or entry.path in self.hidden:
+            if (entry.name.startswith(".") and entry.name.endswith(_OWN_SUFFIXES)) or entry.path in self.hidden:
                 continue
             key = base + entry.name
             try:

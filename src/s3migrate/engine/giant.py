@@ -22,7 +22,7 @@ from s3migrate.jobs.job import Job
 from s3migrate.jobs.layout import PartLayout
 
 
-def start_upload(src: Any, dst: Any, job: Job, options: TransferOptions, layout: PartLayout) -> str:
+def start_upload(src: Any, dst: Any, job: Job, options: TransferOptions) -> str:
     """Create the giant object's multipart upload, with what a copy writes (the source's content headers and
     metadata, the options' ACL, encryption, storage class and tags). Returns its UploadId."""
     source = head_source(src, job)
@@ -36,7 +36,6 @@ def start_upload(src: Any, dst: Any, job: Job, options: TransferOptions, layout:
         created = dst.create_multipart_upload(**args)
     except Exception as exc:
         raise write_error(exc, "destination CreateMultipartUpload", args) from None
-    del layout  # the part size travels in each part's message
     return str(created["UploadId"])
 
 

@@ -126,12 +126,7 @@ class Planner:
         key_filter = self.key_filter if self.key_filter else None  # an empty filter costs nothing per object
         to_folder = self.dst_client.abilities.filesystem
         for src, dst in self.pairs():
-            self.stats.listed += 1
-            if self.ignore and self.ignore.ignores(m.src_bucket, m.src_key(src.key)):
-                self.stats.ignored += 1
-                continue
-            if key_filter is not None and key_filter.excludes(src) is not None:
-                self.stats.filtered += 1
+            if not self._considered(src, key_filter):
                 continue
             if m.reshapes(src.key):  # the listing paired it with the verbatim key: look at its own destination
                 dst_key = m.dst_key(src.key)
@@ -148,6 +143,17 @@ class Planner:
             self.stats.add(decision, self.keep_examples)
             yield decision
 
+    def _considered(self, src: ListedObject, key_filter: KeyFilter | None) -> bool:
+        """Count a listed source object, and whether the ignore list and the filters leave it in the plan."""
+        self.stats.listed += 1
+        if self.ignore and self.ignore.ignores(self.mapping.src_bucket, self.mapping.src_key(src.key)):
+            self.stats.ignored += 1
+            return False
+        if key_filter is not None and key_filter.excludes(src) is not None:
+            self.stats.filtered += 1
+            return False
+        return True
+
     def _history_decisions(self) -> Iterator[Decision]:
         """One decision per key: copy its missing versions as a chain, skip it, or leave a diverged history."""
         m = self.mapping
@@ -155,12 +161,7 @@ class Planner:
             if src is None:
                 continue
             listed = src.as_listed()
-            self.stats.listed += 1
-            if self.ignore and self.ignore.ignores(m.src_bucket, m.src_key(src.key)):
-                self.stats.ignored += 1
-                continue
-            if self.key_filter and self.key_filter.excludes(listed) is not None:
-                self.stats.filtered += 1
+            if not self._considered(listed, self.key_filter or None):
                 continue
             compared = compare_history(self.dst_client, m, src, dst)
             have = dst.as_listed() if dst is not None else None
