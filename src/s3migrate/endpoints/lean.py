@@ -343,7 +343,8 @@ class S3Store:
         if origin is None or credentials is None:  # a proxy (botocore's proxy handling) or no credentials
             raise _Declined
         path = where.path + ("/" + quote(key, safe="/~") if key else "/")
-        headers = {**headers, **self._extra_headers}
+        if self._extra_headers:
+            headers = {**headers, **self._extra_headers}
         if self._pace is not None:
             self._pace()
         query_text = canonical_query(query)
