@@ -25,6 +25,41 @@ def test_register_claim_complete(ledger: Ledger) -> None:
     assert done.total_spent_time is not None and done.progress == 100.0
 
 
+def test_look_and_finish_record_a_one_request_job_in_one_write(ledger: Ledger) -> None:
+    """A job copied in one request takes no lease: ``look`` reads, ``finish`` records the attempt and the
+    completion as claim + complete would."""
+    ledger.register([JOB])
+    looked = ledger.look(JOB, "w1")
+    assert looked.result is ClaimResult.FREE and looked.record is not None and looked.record.try_times == 0
+    assert ledger.get(JOB.ledger_key).state is JobState.PENDING  # type: ignore[union-attr]  # nothing written
+    ledger.finish(JOB, "w1", looked.record, '"dst-etag"', "v1")
+    done = ledger.get(JOB.ledger_key)
+    assert done is not None and done.state is JobState.DONE and done.job_status == {"DONE"}
+    assert done.try_times == 1 and done.instance_ids == {"w1"} and done.dst_etag == '"dst-etag"'
+    assert done.version_id == "v1" and done.first_time and done.end_time and done.progress == 100.0
+    assert done.lease_owner is None and done.total_spent_time is not None
+    assert ledger.look(JOB, "w2").result is ClaimResult.ALREADY_DONE
+    changed = Job(JOB.src_bucket, JOB.src_key, JOB.dst_bucket, JOB.dst_key, 1234, None, '"etag2"')
+    again = ledger.look(changed, "w2")
+    assert again.result is ClaimResult.FREE
+    ledger.finish(changed, "w2", again.record, '"dst-2"')
+    second = ledger.get(JOB.ledger_key)
+    assert second is not None and second.try_times == 2 and second.instance_ids == {"w1", "w2"}
+    assert second.src_etag == '"etag2"' and second.first_time == done.first_time
+
+
+def test_look_respects_live_leases_and_an_unclaimed_failure_counts_its_attempt(ledger: Ledger) -> None:
+    ledger.register([JOB])
+    assert ledger.claim(JOB, "w1", 60).result is ClaimResult.CLAIMED
+    assert ledger.look(JOB, "w2").result is ClaimResult.BUSY
+    ledger.fail(JOB.ledger_key, "w1", "network", Outcome.ERR, final=False)
+    assert ledger.look(JOB, "w2").result is ClaimResult.FREE
+    assert ledger.fail(JOB.ledger_key, "w2", "again", Outcome.ERR, final=False, unclaimed=True) == 2
+    record = ledger.get(JOB.ledger_key)
+    assert record is not None and record.try_times == 2 and record.instance_ids == {"w1", "w2"}
+    assert record.state is JobState.PENDING and record.last_error == "again"
+
+
 def test_redelivered_done_job_is_skipped_but_changed_source_is_not(ledger: Ledger) -> None:
     ledger.claim(JOB, "w1", 60)
     ledger.complete(JOB.ledger_key, "w1", '"x"')

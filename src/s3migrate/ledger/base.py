@@ -38,6 +38,7 @@ class ClaimResult(enum.Enum):
     CLAIMED = "claimed"
     ALREADY_DONE = "already_done"  # a redelivered job whose copy is recorded as done: ack and skip
     BUSY = "busy"  # another live worker holds the lease: leave the message to return
+    FREE = "free"  # ``look``: nothing stops the job, and no lease was taken (``finish`` records the attempt)
 
 
 @dataclass
@@ -133,6 +134,17 @@ class Ledger(Protocol):
     def claim(self, job: Job, owner: str, lease_seconds: float) -> Claim:
         """Take the job for ``owner`` unless it is done (same source) or leased by another live owner."""
 
+    def look(self, job: Job, owner: str) -> Claim:
+        """``claim``'s rule with one read and no write: ALREADY_DONE, BUSY, or FREE with the record read (None
+        when there is none). For jobs copied in one request, which have no upload to resume: ``finish`` then
+        records the attempt and the completion in one write."""
+
+    def finish(
+        self, job: Job, owner: str, seen: LedgerRecord | None, dst_etag: str, version_id: str | None = None,
+    ) -> None:
+        """A ``look``ed job is copied: record the attempt as ``claim`` would (tryTimes, instanceID, startTime_f,
+        firstTime, the job's fields) and the completion as ``complete`` would, in one write."""
+
     def renew(self, key: str, owner: str, lease_seconds: float, progress: float | None = None) -> bool:
         """Extend the lease; False when ``owner`` no longer holds it."""
 
@@ -149,8 +161,9 @@ class Ledger(Protocol):
         """Mark DONE (jobStatus += DONE), clear the upload and the lease; keep the part size behind desEtag.
         ``first_time``: the claim's, so a backend need not read the record again for totalSpentTime."""
 
-    def fail(self, key: str, owner: str, reason: str, outcome: Outcome, final: bool) -> int:
-        """Record a failed attempt; FAILED when ``final``, else back to PENDING. Returns the failures in a row."""
+    def fail(self, key: str, owner: str, reason: str, outcome: Outcome, final: bool, *, unclaimed: bool = False) -> int:
+        """Record a failed attempt; FAILED when ``final``, else back to PENDING. Returns the failures in a row.
+        ``unclaimed``: the attempt was ``look``ed, not claimed, so it is counted here (tryTimes, instanceID)."""
 
     def part_done(self, key: str, part_number: int, md5_hex: str) -> int:
         """A part of a giant object (``send --giant-threshold``) is at the destination; idempotent (a redelivered

@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -285,6 +286,38 @@ class DynamoLedger:
         record = self.get(job.ledger_key)
         return Claim(ClaimResult.BUSY, record)
 
+    def look(self, job: Job, owner: str) -> Claim:
+        record = self.get(job.ledger_key)
+        return refuse_claim(record, job, owner, time.time()) or Claim(ClaimResult.FREE, record)
+
+    def finish(
+        self, job: Job, owner: str, seen: LedgerRecord | None, dst_etag: str, version_id: str | None = None,
+    ) -> None:
+        """One UpdateItem: the claim's fields and the completion's. The string sets take their values with ADD, as
+        the original's; an item whose sets are of another type is read and rewritten instead (ValidationException)."""
+        now = time.time()
+        first_time = seen.first_time if seen is not None and seen.first_time else int(now)
+
+        def update_for(item: dict[str, Any] | None) -> _Update:
+            update = self._completion(dst_etag, None, None, first_time, item)
+            self._job_fields(update, replace(job, version_id=version_id or job.version_id))
+            update.set(S.CLAIM_TIME, round(now, 3)).set(S.FIRST_TIME, int(first_time), if_missing=True)
+            if item is not None and "N" not in item.get(S.TRY_TIMES, {"N": "0"}):
+                update.set(S.TRY_TIMES, 1)  # not a number (another writer's): counting again, as claim does
+            else:
+                update.add(S.TRY_TIMES, 1)
+            _add_to_set(update, item, S.INSTANCE_ID, owner)
+            _add_to_set(update, item, S.START_TIME_F, time_text(now))
+            return update
+
+        try:
+            self._update(job.ledger_key, update_for(None))
+            return
+        except ClientError as exc:
+            if error_code(exc) != "ValidationException":
+                raise EndpointError(f"DynamoDB UpdateItem on {self.table}: {describe(exc)}") from None
+        self._update_checked(job.ledger_key, update_for(self._get_item(job.ledger_key)))
+
     def renew(self, key: str, owner: str, lease_seconds: float, progress: float | None = None) -> bool:
         update = _Update().set(S.LEASE_EXPIRES, round(time.time() + lease_seconds, 3))
         if progress is not None:
@@ -382,7 +415,7 @@ class DynamoLedger:
         _add_to_set(update, item, S.JOB_STATUS, Outcome.DONE.value)
         return update
 
-    def fail(self, key: str, owner: str, reason: str, outcome: Outcome, final: bool) -> int:
+    def fail(self, key: str, owner: str, reason: str, outcome: Outcome, final: bool, *, unclaimed: bool = False) -> int:
         item = self._get_item(key)
         if item is None:
             return 0
@@ -390,6 +423,9 @@ class DynamoLedger:
         failures = record.fail_count + (0 if outcome in (Outcome.TIMEOUT, Outcome.QUIT) else 1)
         now = time.time()
         update = _Update().set(S.STATE, (JobState.FAILED if final else JobState.PENDING).value)
+        if unclaimed:
+            update.set(S.TRY_TIMES, record.try_times + 1)
+            _add_to_set(update, item, S.INSTANCE_ID, owner)
         update.set(S.FAIL_COUNT, failures).set(S.LAST_ERROR, reason[:2000]).set(S.END_TIME, int(now))
         update.set(S.END_TIME_F, time_text(now)).set(S.LEASE_OWNER, None).set(S.LEASE_EXPIRES, None)
         _add_to_set(update, item, S.JOB_STATUS, outcome.value)

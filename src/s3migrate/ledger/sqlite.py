@@ -214,6 +214,43 @@ class SqliteLedger:
             })
         return Claim(ClaimResult.CLAIMED, claimed)
 
+    def look(self, job: Job, owner: str) -> Claim:
+        with self._db.reading() as conn:
+            record = self._fetch(conn, job.ledger_key)
+        return refuse_claim(record, job, owner, time.time()) or Claim(ClaimResult.FREE, record)
+
+    def finish(
+        self, job: Job, owner: str, seen: LedgerRecord | None, dst_etag: str, version_id: str | None = None,
+    ) -> None:
+        """One transaction: the claim's bookkeeping and the completion (an embedded run's state file then
+        commits once per small object instead of twice)."""
+        now = time.time()
+        with self._db.transaction() as conn:
+            record = self._fetch(conn, job.ledger_key)
+            if record is None:
+                record = LedgerRecord(job.ledger_key, job.dst_bucket, job.dst_key, job.size, first_time=int(now))
+                conn.execute(
+                    f"""INSERT INTO {_TABLE} ("{S.KEY}", "{S.DES_BUCKET}", "{S.DES_KEY}", "{S.SIZE}", "{S.STATE}")
+                        VALUES (?, ?, ?, ?, 'PENDING')""",
+                    (job.ledger_key, job.dst_bucket, job.dst_key, job.size),
+                )
+            (starts,) = conn.execute(f'SELECT "{S.START_TIME_F}" FROM {_TABLE} WHERE "{S.KEY}" = ?',
+                                     (job.ledger_key,)).fetchone()
+            first_time = record.first_time or int(now)
+            self._update(conn, job.ledger_key, {
+                S.DES_BUCKET: job.dst_bucket,
+                S.DES_KEY: job.dst_key,
+                S.SIZE: job.size,
+                S.SRC_ETAG: job.etag or record.src_etag,
+                S.VERSION_ID: version_id or job.version_id or record.version_id,
+                S.TRY_TIMES: record.try_times + 1,
+                S.INSTANCE_ID: json.dumps(sorted({*record.instance_ids, owner})),
+                S.START_TIME_F: _set_add(starts or "[]", time_text(now)),
+                S.CLAIM_TIME: now,
+                S.FIRST_TIME: first_time,
+                **self._completion(json.dumps(sorted(record.job_status)), dst_etag, None, first_time, now),
+            })
+
     def _owned(self, conn: sqlite3.Connection, key: str, owner: str) -> LedgerRecord | None:
         record = self._fetch(conn, key)
         if record is None or record.lease_owner != owner:
@@ -258,39 +295,49 @@ class SqliteLedger:
                                (key,)).fetchone()
             if row is None:
                 return
-            job_status, first_time = row
-            values: dict[str, Any] = {
-                S.STATE: JobState.DONE.value,
-                S.JOB_STATUS: _set_add(job_status, Outcome.DONE.value),
-                S.END_TIME: int(now),
-                S.END_TIME_F: time_text(now),
-                S.TOTAL_SPENT_TIME: int(now) - int(_number(first_time) or now),
-                S.LAST_TIME_PROGRESS: 100.0,
-                S.DES_ETAG: dst_etag,
-                S.FAIL_COUNT: 0,
-                S.LAST_ERROR: None,
-                S.UPLOAD_ID: None,
-                S.UPLOAD_SRC_ETAG: None,
-                S.UPLOAD_SRC_VERSION: None,
-                S.LEASE_OWNER: None,
-                S.LEASE_EXPIRES: None,
-            }
-            values[S.UPLOAD_PART_SIZE] = part_size  # the layout behind desEtag (None: one PUT)
+            job_status, first = row
+            values = self._completion(job_status, dst_etag, part_size, _number(first), now)
             if version_id:
                 values[S.VERSION_ID] = version_id
             self._update(conn, key, values)
 
-    def fail(self, key: str, owner: str, reason: str, outcome: Outcome, final: bool) -> int:
+    @staticmethod
+    def _completion(job_status: str, dst_etag: str, part_size: int | None, first_time: float | None,
+                    now: float) -> dict[str, Any]:
+        return {
+            S.STATE: JobState.DONE.value,
+            S.JOB_STATUS: _set_add(job_status, Outcome.DONE.value),
+            S.END_TIME: int(now),
+            S.END_TIME_F: time_text(now),
+            S.TOTAL_SPENT_TIME: int(now) - int(first_time or now),
+            S.LAST_TIME_PROGRESS: 100.0,
+            S.DES_ETAG: dst_etag,
+            S.FAIL_COUNT: 0,
+            S.LAST_ERROR: None,
+            S.UPLOAD_ID: None,
+            S.UPLOAD_SRC_ETAG: None,
+            S.UPLOAD_SRC_VERSION: None,
+            S.LEASE_OWNER: None,
+            S.LEASE_EXPIRES: None,
+            S.UPLOAD_PART_SIZE: part_size,  # the layout behind desEtag (None: one PUT)
+        }
+
+    def fail(self, key: str, owner: str, reason: str, outcome: Outcome, final: bool, *, unclaimed: bool = False) -> int:
         now = time.time()
         with self._db.transaction() as conn:
             record = self._fetch(conn, key)
             if record is None:
                 return 0
             failures = record.fail_count + (0 if outcome is Outcome.TIMEOUT or outcome is Outcome.QUIT else 1)
+            attempt: dict[str, Any] = {}
+            if unclaimed:
+                attempt = {S.TRY_TIMES: record.try_times + 1,
+                           S.INSTANCE_ID: json.dumps(sorted({*record.instance_ids, owner}))}
             self._update(
                 conn,
                 key,
                 {
+                    **attempt,
                     S.STATE: (JobState.FAILED if final else JobState.PENDING).value,
                     S.JOB_STATUS: _set_add(json.dumps(sorted(record.job_status)), outcome.value),
                     S.FAIL_COUNT: failures,
