@@ -109,3 +109,26 @@ def test_dead_letter_moves_a_message_it_never_deletes_it(make_queue: QueueFactor
     queue.ack(received["fine"].receipt)
     counts = queue.counts()
     assert (counts.visible, counts.in_flight, counts.dead) == (0, 0, 1)
+
+
+def test_batched_ack_and_visibility_change(make_queue: QueueFactory) -> None:
+    """ack_many and change_visibility_many over more than one batch of ten; a stale receipt among them is not an
+    error and deletes nothing else."""
+    queue = make_queue()
+    queue.send([f"m{i}" for i in range(23)])
+    got = []
+    while len(got) < 23:
+        batch = queue.receive(10, visibility_timeout=30, wait_seconds=1)
+        assert batch
+        got.extend(batch)
+    queue.change_visibility_many([m.receipt for m in got[:12]], 0)  # twelve come back now
+    back = []
+    while len(back) < 12:
+        batch = queue.receive(10, visibility_timeout=30, wait_seconds=1)
+        assert batch
+        back.extend(batch)
+    assert sorted(m.body for m in back) == sorted(m.body for m in got[:12])
+    stale = got[0].receipt  # its message was received again since: this receipt is gone
+    queue.ack_many([stale, *(m.receipt for m in got[12:]), *(m.receipt for m in back)])
+    counts = queue.counts()
+    assert (counts.visible, counts.in_flight) == (0, 0)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -63,6 +63,14 @@ class BatchQueue:
                 self.sqs.change_visibility(receipt, timeout)
             except Exception as exc:  # the message still comes back, after the queue's visibility timeout
                 log.warning("could not set the visibility of a returned message: %s", describe(exc))
+
+    def ack_many(self, receipts: Sequence[str]) -> None:
+        for receipt in receipts:
+            self.ack(receipt)
+
+    def change_visibility_many(self, receipts: Sequence[str], timeout: float) -> None:
+        for receipt in receipts:
+            self.change_visibility(receipt, timeout)
 
     def dead_letter(self, message: Message, reason: str) -> bool:
         """Moved by the queue when it is known; otherwise reported failed, so the redrive policy moves it."""

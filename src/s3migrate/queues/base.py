@@ -60,6 +60,12 @@ class JobConsumer(Protocol):
     def change_visibility(self, receipt: str, timeout: float) -> None:
         """Extend (or, with 0, end) the invisibility of a received message."""
 
+    def ack_many(self, receipts: Sequence[str]) -> None:
+        """``ack`` for several messages, in as few requests as the queue allows (SQS: ten per request)."""
+
+    def change_visibility_many(self, receipts: Sequence[str], timeout: float) -> None:
+        """``change_visibility`` for several messages, in as few requests as the queue allows."""
+
     def dead_letter(self, message: Message, reason: str) -> bool:
         """Move a message no worker can use to the dead-letter queue (never delete it). False when there is no
         dead-letter queue to move it to: it is then left to come back, for the queue's redrive policy."""

@@ -170,9 +170,13 @@ class SqliteQueue:
         return out
 
     def ack(self, receipt: str) -> None:
+        self.ack_many([receipt])
+
+    def ack_many(self, receipts: Sequence[str]) -> None:
+        """One transaction for them all."""
         with self._db.transaction() as conn:
-            deleted = conn.execute("DELETE FROM queue_messages WHERE id = ? AND receipt = ?",
-                                   (_message_id(receipt), receipt)).rowcount
+            deleted = sum(conn.execute("DELETE FROM queue_messages WHERE id = ? AND receipt = ?",
+                                       (_message_id(receipt), receipt)).rowcount for receipt in receipts)
             self._resized(-deleted)
         if self._draining and self._empty():
             self.wake_receivers()
@@ -191,11 +195,13 @@ class SqliteQueue:
             self._changed.notify_all()
 
     def change_visibility(self, receipt: str, timeout: float) -> None:
+        self.change_visibility_many([receipt], timeout)
+
+    def change_visibility_many(self, receipts: Sequence[str], timeout: float) -> None:
+        visible_at = time.time() + timeout
         with self._db.transaction() as conn:
-            conn.execute(
-                "UPDATE queue_messages SET visible_at = ? WHERE id = ? AND receipt = ?",
-                (time.time() + timeout, _message_id(receipt), receipt),
-            )
+            conn.executemany("UPDATE queue_messages SET visible_at = ? WHERE id = ? AND receipt = ?",
+                             [(visible_at, _message_id(receipt), receipt) for receipt in receipts])
         self._wake()  # returned now, or due at another time than idle receivers expect
 
     def dead_letter(self, message: Message, reason: str) -> bool:

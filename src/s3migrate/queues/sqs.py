@@ -120,6 +120,25 @@ class SqsQueue:
             if error_code(exc) not in _GONE_RECEIPT:
                 raise EndpointError(f"SQS ChangeMessageVisibility: {describe(exc)}") from None
 
+    def ack_many(self, receipts: Sequence[str]) -> None:
+        self._batched("delete_message_batch", [{"ReceiptHandle": r} for r in receipts])
+
+    def change_visibility_many(self, receipts: Sequence[str], timeout: float) -> None:
+        seconds = int(min(max(timeout, 0), 43200))
+        self._batched("change_message_visibility_batch",
+                      [{"ReceiptHandle": r, "VisibilityTimeout": seconds} for r in receipts])
+
+    def _batched(self, operation: str, entries: list[dict[str, Any]]) -> None:
+        """Ten entries per request. An entry whose receipt is gone (the message came back and went elsewhere) is
+        not an error, as with ``ack``; any other failed entry is, named with its code."""
+        for start in range(0, len(entries), SEND_BATCH):
+            chunk = [{"Id": str(i), **entry} for i, entry in enumerate(entries[start:start + SEND_BATCH])]
+            failed = [f for f in self._call(operation, Entries=chunk).get("Failed") or []
+                      if f.get("Code") not in _GONE_RECEIPT]
+            if failed:
+                raise EndpointError(f"SQS {operation}: {len(failed)} of {len(chunk)} entries failed: "
+                                    f"{failed[0].get('Code')}: {failed[0].get('Message')}")
+
     def dead_letter(self, message: Message, reason: str) -> bool:
         """Send the body to the queue's dead-letter queue (from its RedrivePolicy), then delete it here. Without
         one the message is hidden for the longest SQS allows and left for an operator (never deleted)."""
