@@ -77,6 +77,14 @@ class ObjectCopier:
             return copy_single(self.src, self.dst, ctx, self.options, self.budget)
         return self._multipart(ctx, source)
 
+    def one_request(self, job: Job) -> bool:
+        """Whether the job is copied by one request (a PUT or a CopyObject), so it leaves no upload to resume:
+        the worker then needs no lease for it (``Ledger.look`` and ``finish``). Jobs of a history keep theirs
+        (their order matters), and so do unpinned ones (their size is not known yet)."""
+        limit = min(self.options.resumable_threshold, self.options.copy_cutoff, COPY_OBJECT_LIMIT)
+        return not job.history and not job.delete_marker and job.upload_id is None \
+            and (job.etag is not None or job.version_id is not None) and job.size <= limit
+
     def upload_giant_part(self, job: Job) -> tuple[str, int]:
         """One part of a giant object (engine/giant.py): (MD5 hex of its bytes, bytes sent)."""
         md5_hex, sent = giant.upload_part(self.src, self.dst, job)

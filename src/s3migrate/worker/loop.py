@@ -7,6 +7,7 @@ extends the message's visibility and the ledger lease, so a slow object is not h
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import functools
 import logging
@@ -37,6 +38,7 @@ from s3migrate.ledger.base import (
 )
 from s3migrate.progress.tracker import Tracker
 from s3migrate.queues.base import JobConsumer, Message
+from s3migrate.worker.inbox import Inbox
 
 log = logging.getLogger(__name__)
 
@@ -117,15 +119,17 @@ class _Heartbeat:
             self.beat()
 
     def beat(self) -> None:
+        """Every live message's visibility in batches of ten, then the lease of every claimed job."""
         with self._lock:
             live = list(self._live.values())
-        for message, jobs in live:
-            try:
-                self.queue.change_visibility(message.receipt, self.settings.visibility_timeout)
+        try:
+            self.queue.change_visibility_many([message.receipt for message, _ in live],
+                                              self.settings.visibility_timeout)
+            for _, jobs in live:
                 for job in jobs:
                     self.ledger.renew(job.ledger_key, self.settings.owner, self.settings.visibility_timeout)
-            except Exception as exc:  # a missed beat is not fatal; the next one may succeed
-                log.warning("heartbeat failed: %s", describe(exc))
+        except Exception as exc:  # a missed beat is not fatal; the next one may succeed
+            log.warning("heartbeat failed: %s", describe(exc))
 
 
 class Worker:
@@ -143,15 +147,20 @@ class Worker:
         self.settings, self.tracker = settings, tracker
         self.cancelled = threading.Event()  # stop now: interrupt jobs, return their messages
         self._heartbeat_stop = threading.Event()
+        self._inbox: Inbox | None = None  # while run() runs: acks go out in batches
 
     def run(self, finished: Callable[[], bool], idle_timeout: float | None = None) -> None:
         """Work until ``finished()`` is true while the queue is idle, or until cancelled.
 
         ``idle_timeout``: also stop after that many seconds without receiving anything."""
         heartbeat = _Heartbeat(self.queue, self.ledger, self.settings, self._heartbeat_stop)
+        inbox = Inbox(self.queue, self.settings.visibility_timeout,
+                      hold=lambda message: heartbeat.add(message, []), release=heartbeat.remove)
+        self._inbox = inbox
         threads = [
             threading.Thread(
-                target=self._thread_main, args=(heartbeat, finished, idle_timeout), name=f"s3migrate-worker-{i}"
+                target=self._thread_main, args=(inbox, heartbeat, finished, idle_timeout),
+                name=f"s3migrate-worker-{i}"
             )
             for i in range(self.settings.workers)
         ]
@@ -162,33 +171,38 @@ class Worker:
                 while thread.is_alive():
                     thread.join(timeout=0.5)
         finally:
+            self._inbox = None
+            inbox.close()
             self._heartbeat_stop.set()
 
     def _thread_main(
-        self, heartbeat: _Heartbeat, finished: Callable[[], bool], idle_timeout: float | None
+        self, inbox: Inbox, heartbeat: _Heartbeat, finished: Callable[[], bool], idle_timeout: float | None
     ) -> None:
         last_work = time.monotonic()
         while not self.cancelled.is_set():
             try:
-                messages = self.queue.receive(
-                    1, self.settings.visibility_timeout, wait_seconds=self.settings.receive_wait
-                )
+                message = inbox.take(self.settings.receive_wait, self.cancelled)
             except S3MigrateError as exc:
                 log.error("cannot receive: %s", exc)
                 self.cancelled.wait(2.0)
                 continue
-            if not messages:
+            if message is None:
+                if self.cancelled.is_set():
+                    return
+                inbox.flush()  # a finished message still held would look in flight
                 if finished() and not self.queue.counts().busy:
                     return
                 if idle_timeout is not None and time.monotonic() - last_work >= idle_timeout:
                     return
                 continue
+            if self.cancelled.is_set():  # stopping: give back what arrived meanwhile, untouched
+                heartbeat.remove(message)
+                self.queue.change_visibility(message.receipt, 0)
+                return
+            started = time.monotonic()
+            self._handle_guarded(message, heartbeat)
             last_work = time.monotonic()
-            for message in messages:
-                if self.cancelled.is_set():  # stopping: give back what arrived meanwhile, untouched
-                    self.queue.change_visibility(message.receipt, 0)
-                    continue
-                self._handle_guarded(message, heartbeat)
+            inbox.took(last_work - started)
 
     def _handle_guarded(self, message: Message, heartbeat: _Heartbeat) -> None:
         """A bug or an outage the job's own handling did not expect never ends a worker thread: the message
@@ -203,6 +217,8 @@ class Worker:
                 self.queue.change_visibility(message.receipt, 30.0)
             except Exception as again:  # it comes back after its visibility timeout anyway
                 log.warning("could not return message %s: %s", message.message_id, describe(again))
+        finally:
+            heartbeat.remove(message)  # also a message held since its receive that never became a job
 
     def handle(self, message: Message, heartbeat: _Heartbeat | None = None) -> JobOutcome:
         try:
@@ -221,10 +237,10 @@ class Worker:
             return JobOutcome.FAILED
         if decoded.ignored:
             log.info("ignoring message %s: %s", message.message_id, decoded.ignored)
-            self.queue.ack(message.receipt)
+            self._ack(message)
             return JobOutcome.DONE
-        if heartbeat is not None:
-            heartbeat.add(message, decoded.jobs)
+        if heartbeat is not None:  # leases to renew: those of claimed jobs (one-request jobs take none)
+            heartbeat.add(message, [job for job in decoded.jobs if not self.copier.one_request(job)])
         try:
             if decoded.sequential:
                 outcomes = self._run_in_order(decoded.jobs)
@@ -254,7 +270,7 @@ class Worker:
     def _settle(self, message: Message, outcomes: list[tuple[JobOutcome, float]]) -> JobOutcome:
         pending = [(o, delay) for o, delay in outcomes if o in (JobOutcome.RETRY, JobOutcome.RETURN)]
         if not pending:
-            self.queue.ack(message.receipt)
+            self._ack(message)
             return JobOutcome.FAILED if any(o is JobOutcome.FAILED for o, _ in outcomes) else JobOutcome.DONE
         outcome, delay = max(pending, key=lambda item: item[1])
         try:
@@ -262,6 +278,14 @@ class Worker:
         except Exception as exc:
             log.warning("could not return message %s: %s", message.message_id, describe(exc))
         return outcome
+
+    def _ack(self, message: Message) -> None:
+        """With the next batch while ``run`` runs (the ledger already holds the outcome), else at once."""
+        inbox = self._inbox
+        if inbox is not None:
+            inbox.ack(message.receipt)
+        else:
+            self.queue.ack(message.receipt)
 
     def run_part(self, job: Job) -> tuple[JobOutcome, float]:
         """One part of a giant object (no claim: many workers share the object): upload it, record it, and
@@ -301,21 +325,27 @@ class Worker:
             return self.run_part(job)
         owner = self.settings.owner
         try:
-            claim = self.ledger.claim(job, owner, self.settings.visibility_timeout)
+            claim = self.ledger.look(job, owner) if self.copier.one_request(job) else None
+            if claim is None or claim.record is None:  # a job no plan registered (an S3 event) is claimed
+                claim = self.ledger.claim(job, owner, self.settings.visibility_timeout)
         except S3MigrateError as exc:
             log.error("ledger claim failed for %s: %s", job.describe(), exc)
             return JobOutcome.RETRY, 5.0
+        unclaimed = claim.result is ClaimResult.FREE
         if claim.result is ClaimResult.ALREADY_DONE:
             self.tracker.skipped(job.size)
             return JobOutcome.DONE, 0.0
         if claim.result is ClaimResult.BUSY:
             remaining = (claim.record.lease_expires or 0) - time.time() if claim.record else 30.0
             return JobOutcome.RETRY, max(5.0, min(remaining, self.settings.visibility_timeout))
+        record = claim.record
+        if unclaimed and record is not None:  # as a claim would leave it: an earlier attempt shows in tryTimes
+            record = dataclasses.replace(record, try_times=record.try_times + 1)
         ctx = CopyContext(
             job=job,
             owner=owner,
             ledger=self.ledger,
-            record=claim.record,
+            record=record,
             cancelled=self.cancelled,
             deadline=time.monotonic() + self.settings.job_timeout,
             on_bytes=functools.partial(self.tracker.job_sent, job),
@@ -326,9 +356,12 @@ class Worker:
             result = self.copier.copy(ctx)
             self._check_recorded_version(ctx.job, result.version_id, claim.record)
         except Exception as exc:
-            return self._failed(ctx.job, exc, claim.record.fail_count if claim.record else 0)
-        self.ledger.complete(job.ledger_key, owner, result.etag, result.version_id, result.part_size,
-                             first_time=claim.record.first_time if claim.record else None)
+            return self._failed(ctx.job, exc, claim.record.fail_count if claim.record else 0, unclaimed=unclaimed)
+        if unclaimed:
+            self.ledger.finish(ctx.job, owner, claim.record, result.etag, result.version_id)
+        else:
+            self.ledger.complete(job.ledger_key, owner, result.etag, result.version_id, result.part_size,
+                                 first_time=claim.record.first_time if claim.record else None)
         self.tracker.job_done(job, result.size)
         log.info("copied %s (%d bytes, %d parts sent, %d reused)", job.describe(), result.size,
                  result.parts_sent, result.parts_reused)
@@ -347,12 +380,13 @@ class Worker:
                 Disposition.RETRY,
             )
 
-    def _failed(self, job: Job, exc: BaseException, previous_failures: int) -> tuple[JobOutcome, float]:
+    def _failed(self, job: Job, exc: BaseException, previous_failures: int, *,
+                unclaimed: bool = False) -> tuple[JobOutcome, float]:
         owner = self.settings.owner
         reason = describe(exc) if not isinstance(exc, S3MigrateError) else str(exc)
         if isinstance(exc, JobInterrupted):
             outcome = Outcome.TIMEOUT if exc.timeout else Outcome.QUIT
-            self.ledger.fail(job.ledger_key, owner, reason, outcome, final=False)
+            self.ledger.fail(job.ledger_key, owner, reason, outcome, final=False, unclaimed=unclaimed)
             log.info("%s: %s", job.describe(), reason)
             return JobOutcome.RETURN, 0.0
         disposition = classify(exc)
@@ -360,7 +394,7 @@ class Worker:
             reason = f"source changed: {reason}"
         failures = previous_failures + 1
         final = disposition in (Disposition.FATAL, Disposition.SOURCE_CHANGED) or failures > self.settings.max_retries
-        self.ledger.fail(job.ledger_key, owner, reason, Outcome.ERR, final=final)
+        self.ledger.fail(job.ledger_key, owner, reason, Outcome.ERR, final=final, unclaimed=unclaimed)
         if final:
             log.error("%s failed: %s", job.describe(), reason)
             self.tracker.failed(job.describe(), reason)
