@@ -23,6 +23,7 @@ pytestmark = pytest.mark.integration
 OBJECTS = 100
 WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem"}
 READS = {"GetItem", "BatchGetItem", "Query", "Scan"}
+SQS_OTHER = {"ChangeMessageVisibility", "ChangeMessageVisibilityBatch", "GetQueueAttributes", "GetQueueUrl"}
 
 
 @pytest.mark.not_on("moto", "the S3 server does not change the queue and ledger calls; SeaweedFS is enough")
@@ -51,12 +52,22 @@ def test_calls_per_object_stay_within_what_estimate_prices(
         calls = Counter(h.get("x-amz-target", "?").rpartition(".")[2] for _, _, h in control.headers)
     assert len(keys(b.client(), dst_bucket)) == OBJECTS
     measured = {
-        "SQS SendMessageBatch": calls["SendMessageBatch"] / OBJECTS,
+        "SQS SendMessageBatch": (calls["SendMessageBatch"] + calls["SendMessage"]) / OBJECTS,
         "SQS ReceiveMessage": calls["ReceiveMessage"] / OBJECTS,
         "SQS DeleteMessage": (calls["DeleteMessage"] + calls["DeleteMessageBatch"]) / OBJECTS,
+        "SQS other": sum(calls[op] for op in SQS_OTHER) / OBJECTS,
         "DynamoDB write": sum(calls[op] for op in WRITES) / OBJECTS,
         "DynamoDB read": sum(calls[op] for op in READS) / OBJECTS,
     }
     print("calls per object:", measured, dict(calls))
+    counted = {*SQS_OTHER, *WRITES, *READS, "SendMessageBatch", "SendMessage", "ReceiveMessage", "DeleteMessage",
+               "DeleteMessageBatch", "DescribeTable"}
+    assert set(calls) <= counted, f"calls this test does not price: {set(calls) - counted}"
     for what, per_object in measured.items():
         assert per_object <= CLUSTER_CALLS[what], (what, per_object, dict(calls))
+    # The targets: at most 2 ledger writes and 1 read per small object, and at most 0.3 SQS requests per
+    # object for the workers (receive, delete, visibility: the end-of-run polls included).
+    assert measured["DynamoDB write"] <= 2.0 and measured["DynamoDB read"] <= 1.0
+    worker_sqs = calls["ReceiveMessage"] + calls["DeleteMessage"] + calls["DeleteMessageBatch"] \
+        + calls["ChangeMessageVisibility"] + calls["ChangeMessageVisibilityBatch"]
+    assert worker_sqs / OBJECTS <= 0.3, dict(calls)
