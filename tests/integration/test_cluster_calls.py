@@ -20,7 +20,7 @@ from tests.support.aws import MotoServer
 from tests.support.faultproxy import FaultProxy
 
 pytestmark = pytest.mark.integration
-OBJECTS = 100
+OBJECTS = 400
 WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem"}
 READS = {"GetItem", "BatchGetItem", "Query", "Scan"}
 SQS_OTHER = {"ChangeMessageVisibility", "ChangeMessageVisibilityBatch", "GetQueueAttributes", "GetQueueUrl"}

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,9 +21,6 @@ class SqsQueue:
         self._client = client
         self.url = queue_url
         self._dlq_url: str | bool | None = False  # False: not looked up yet
-        self._idle = threading.Condition()  # receivers of this process waiting for the one that long-polls
-        self._flowing = True  # the last receive found work: every receiver asks SQS itself
-        self._polling = False  # an idle queue: one receiver of this process long-polls for all
 
     @classmethod
     def open(cls, client: Any, name_or_url: str) -> SqsQueue:
@@ -58,35 +53,8 @@ class SqsQueue:
                 raise EndpointError(f"SQS rejected {len(sender_faults)} messages: {sender_faults[0].get('Message')}")
 
     def receive(self, max_messages: int, visibility_timeout: float, wait_seconds: float = 0.0) -> list[Message]:
-        """While work flows every receiver asks SQS. Once a receive comes back empty, one receiver of this process
-        long-polls for all and the others wait for it: when it finds work they ask again, when it finds none
-        another takes the next poll. A ``work`` process of 64 threads on an idle queue makes one ReceiveMessage
-        per wait instead of 64 (SQS bills each call)."""
-        deadline = time.monotonic() + wait_seconds
-        with self._idle:
-            waited = False
-            while self._polling and not self._flowing:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return []
-                self._idle.wait(remaining)
-                waited = True
-            if waited and not self._flowing and deadline - time.monotonic() < 0.5:
-                return []  # the poll it waited for found nothing, and what is left of its wait rounds to no wait
-            polling = not self._flowing
-            self._polling = self._polling or polling
-        messages: list[Message] = []
-        try:
-            messages = self._receive(max_messages, visibility_timeout, max(0.0, deadline - time.monotonic()))
-        finally:
-            with self._idle:
-                if polling:
-                    self._polling = False
-                self._flowing = bool(messages)
-                self._idle.notify_all()
-        return messages
-
-    def _receive(self, max_messages: int, visibility_timeout: float, wait_seconds: float) -> list[Message]:
+        """One ReceiveMessage. A worker process asks through its Inbox, one receiver at a time for all its idle
+        threads, so an idle ``work`` of 64 threads makes one ReceiveMessage per wait, not 64 (SQS bills each)."""
         response = self._call(
             "receive_message",
             MaxNumberOfMessages=max(1, min(10, max_messages)),

@@ -154,8 +154,8 @@ class Worker:
 
         ``idle_timeout``: also stop after that many seconds without receiving anything."""
         heartbeat = _Heartbeat(self.queue, self.ledger, self.settings, self._heartbeat_stop)
-        inbox = Inbox(self.queue, self.settings.visibility_timeout,
-                      hold=lambda message: heartbeat.add(message, []), release=heartbeat.remove)
+        inbox = Inbox(self.queue, self.settings.visibility_timeout, threads=self.settings.workers,
+                      hold=lambda message: heartbeat.add(message, []), release=heartbeat.remove, tail=finished)
         self._inbox = inbox
         threads = [
             threading.Thread(
