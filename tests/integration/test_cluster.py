@@ -336,3 +336,29 @@ def test_a_giant_object_is_uploaded_by_two_workers_and_completed_once(
     record = DynamoLedger(cluster["ddb"], cluster["table"]).get(f"{src_bucket}/disk.img")
     assert record is not None and record.state is JobState.DONE
     assert unfinished_uploads(b.client(), dst_bucket) == []
+
+
+def test_work_in_two_processes_shares_the_queue_and_reports_both(
+    cluster: dict[str, Any], accounts: tuple[Account, Account], buckets: tuple[str, str]
+) -> None:
+    """``work --processes 2``: two worker processes over one queue; every message copied once, each process says
+    what it did, and a stop signal reaches both."""
+    a, b = accounts
+    src_bucket, dst_bucket = buckets
+    for i in range(40):
+        put(a.client(), src_bucket, f"proc/{i:02d}", 1000 + i)
+    common = ["--queue", cluster["queue"], "--ledger", cluster["ledger"], *s3_args(cluster)]
+    assert run("send", f"s3://{src_bucket}/proc", f"s3://{dst_bucket}/proc", *common).returncode == 0
+    cluster["dst_proxy"].rules.append(Rule(method="PUT", pattern="proc/", delay=0.3))  # work enough for two
+    done = run("work", *common, "--processes", "2", "--workers", "4", "--exit-when-idle", "3")
+    assert done.returncode == 0, done.stderr
+    summaries = [line for line in done.stdout.splitlines() if line.startswith("worker done:")]
+    copied = [int(line.split()[2]) for line in summaries]
+    assert len(summaries) == 2 and sum(copied) == 40 and min(copied) > 0, done.stdout
+    assert len(keys(b.client(), dst_bucket, "proc/")) == 40 and queue_empty(cluster)
+
+    idle = subprocess.Popen(cli("work", *common, "--processes", "2"), stdout=subprocess.PIPE, text=True)
+    time.sleep(3)  # both started and waiting on the empty queue
+    idle.send_signal(signal.SIGTERM)
+    out, _ = idle.communicate(timeout=60)
+    assert idle.returncode == 0 and out.count("worker done: 0 copied") == 2, out

@@ -75,7 +75,9 @@ def test_cluster_and_lambda_estimates_price_queue_and_ledger_calls(env: Any, buc
     common = ["estimate", f"s3://{src_bucket}", f"s3://{dst_bucket}", *endpoint_args(a.endpoint, b.endpoint),
               "--json"]
     cluster = json.loads(run_cli(*common, "--mode", "cluster").stdout)
-    assert cluster["requests"]["SQS DeleteMessage"] == 20 and cluster["cost_usd"]["dynamodb"] > 0
+    assert cluster["requests"]["SQS DeleteMessage"] == 3  # 0.15 per object (batches of ten), rounded up
+    assert cluster["requests"]["DynamoDB write"] == 40 and cluster["requests"]["DynamoDB read"] == 20
+    assert cluster["cost_usd"]["dynamodb"] > 0 and cluster["cost_usd"]["sqs"] > 0
     lam = json.loads(run_cli(*common, "--mode", "lambda").stdout)
     assert lam["cost_usd"]["lambda"] > 0 and any("Lambda time assumed" in note for note in lam["notes"])
     prices = json.loads(Path(__import__("s3migrate").__file__).with_name("data").joinpath("prices.json").read_text())

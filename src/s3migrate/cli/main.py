@@ -18,7 +18,7 @@ import threading
 import time
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -32,6 +32,9 @@ from s3migrate.progress.emf import EmfReporter
 from s3migrate.progress.render import ProgressRenderer
 from s3migrate.sync import SyncReport, SyncRun
 from s3migrate.window import EXIT_WINDOW
+
+if TYPE_CHECKING:
+    from s3migrate.cluster import WorkRun
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -608,20 +611,42 @@ def send(src: str | None, dst: str | None, config_file: Path | None, pairs_file:
 @click.option("--des-bucket-default", help="Destination bucket for S3 event messages (Des_bucket_default).")
 @click.option("--des-prefix-default", help="Destination prefix for S3 event messages (Des_prefix_default).")
 @click.option("--exit-when-idle", type=float, help="Stop after this many seconds without a job.")
+@click.option("--processes", type=click.IntRange(min=1, max=256), default=1, show_default=True,
+              help="Worker processes on this machine, each with --workers threads, over the same queue (one Python "
+                   "process uses about one core).")
 @window_options
 @click.option("--metrics-interval", type=click.FloatRange(min=0), default=0.0, show_default=True,
               help="Print CloudWatch EMF metric lines every N seconds (0: off); the CloudWatch agent ships them.")
-def work(config_file: Path | None, exit_when_idle: float | None, metrics_interval: float, **params: Any) -> None:
+def work(config_file: Path | None, exit_when_idle: float | None, processes: int, metrics_interval: float,
+         **params: Any) -> None:
     """A worker: take jobs (original messages and S3 event notifications) from the queue and copy them.
 
     SIGTERM (a Spot interruption, a scale-in) stops taking jobs and leaves in-flight uploads resumable.
     """
+    from s3migrate.cli.processes import pass_on_stop, start_children, worst_exit
     from s3migrate.cluster import WorkRun
 
     settings = _settings(params, config_file)
     _configure_logging(settings)
     run = WorkRun(settings, exit_when_idle)
-    _install_stop_handler(run.cancel, "the jobs in flight come back to the queue")
+    children = start_children(processes - 1) if processes > 1 else []
+
+    def stop() -> None:
+        run.cancel()
+        pass_on_stop(children)
+
+    _install_stop_handler(stop, "the jobs in flight come back to the queue")
+    try:
+        code = _work(run, metrics_interval)
+    except BaseException:
+        pass_on_stop(children)
+        worst_exit(0, children)
+        raise
+    sys.exit(worst_exit(code, children) if children else code)
+
+
+def _work(run: WorkRun, metrics_interval: float) -> int:
+    """One worker process's run and summary; its exit code."""
     with contextlib.ExitStack() as stack:
         stack.enter_context(ProgressRenderer(run.tracker, interval=60.0))
         if metrics_interval:
@@ -634,10 +659,11 @@ def work(config_file: Path | None, exit_when_idle: float | None, metrics_interva
     for what, reason in s.failures:
         click.echo(f"FAILED {what}: {reason}", err=True)
     if s.objects_failed or s.messages_dead_lettered:
-        sys.exit(1)
+        return EXIT_FAILED
     if run.window:
         click.echo(f"stopped: {run.window}; jobs in flight went back to the queue", err=True)
-        sys.exit(EXIT_WINDOW)
+        return EXIT_WINDOW
+    return EXIT_OK
 
 
 def _state_file_of(src: str, dst: str | None) -> Path:
