@@ -6,20 +6,22 @@ A single connection per process, serialised by a lock: the work per statement is
 which is safe because the destination bucket, not this file, is the source of truth.
 
 Group commit, for a file one process owns (``owned=True``: ``sync``'s state file, held under its lock): a
-transaction's COMMIT and the next one's BEGIN cost about 36 us of the 60 us a small state change takes here,
-four times per copied object. So when other threads of this process are already waiting for the connection, a
-finished transaction leaves the write transaction open for them (inside it each one is a savepoint of its
-own), and the last of them commits for all. Nothing waits for a batch to fill: without waiters every
-transaction commits at once, and a batch never stays open longer than ``batch_window`` seconds or
-``batch_limit`` transactions. A crash loses at most the open batch, which is the same as crashing that much
-earlier: the batch is a tail of this connection's changes, in order, so an ``ack`` is never durable without
-the ``complete`` before it. Files shared by several processes (``sqlite://`` queues and ledgers of a cluster)
-commit every transaction, so that a busy process does not keep the write lock from the others.
+COMMIT costs more than the small state change before it (the WAL pages of the row and its indexes, the lock
+handed between 64 worker threads), once or more per copied object. So a finished transaction leaves the write
+transaction open (inside it each later one is a savepoint of its own), and the batch is committed once it is
+``batch_window`` seconds old (50 ms) or ``batch_limit`` transactions long, by the transaction that finds it so
+or, when none comes, by a small thread of this object. A crash loses at most the open batch, which is the same
+as crashing that much earlier: the batch is a tail of this connection's changes, in order, so an ``ack`` is
+never durable without the ``complete`` before it, and what was lost is planned and copied (or found at the
+destination) again. Readers on this connection see the open batch; other processes see it once committed.
+Files shared by several processes (``sqlite://`` queues and ledgers of a cluster) commit every transaction, so
+that a busy process does not keep the write lock from the others.
 ``close`` commits what is open.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import threading
@@ -29,6 +31,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from s3migrate.errors import StateError
+
+log = logging.getLogger(__name__)
 
 
 class Database:
@@ -58,12 +62,13 @@ class Database:
                              "--state PATH (or run from a folder you can write)") from None
         self._lock = threading.RLock()
         self._depth = 0  # nesting of _held() in the thread that holds the lock
-        self._waiting = 0  # threads blocked on the lock: while there are any, a batch stays open for them
-        self._waiting_lock = threading.Lock()
         self._batch_window, self._batch_limit = batch_window, batch_limit
         self._batch_started: float | None = None  # monotonic time the open write transaction began
         self._batched = 0  # transactions in the open batch
         self._refs = 0
+        self._closed = False
+        if owned:  # a batch nobody adds to is committed by this thread once it is ``batch_window`` old
+            threading.Thread(target=self._commit_late_batches, name="s3migrate-state-commit", daemon=True).start()
 
     def _prepare(self, create: bool) -> None:
         """A new state file and its folder are private to the user (0600 / 0700): they hold the bucket's
@@ -94,10 +99,9 @@ class Database:
 
     @contextmanager
     def _held(self) -> Iterator[None]:
-        """The connection, for this thread alone; on the way out an open batch is committed unless other
-        threads are waiting to add to it (and it is young and small enough)."""
-        if not self._lock.acquire(blocking=False):
-            self._wait_for_lock()
+        """The connection, for this thread alone; on the way out an open batch is committed if the file is shared,
+        or the batch is ``batch_window`` old or ``batch_limit`` transactions long."""
+        self._lock.acquire()
         self._depth += 1
         try:
             yield
@@ -105,8 +109,7 @@ class Database:
             self._depth -= 1
             try:
                 if self._depth == 0 and self._batch_started is not None and (
-                    not self._waiting
-                    or not self.owned
+                    not self.owned
                     or self._batched >= self._batch_limit
                     or time.monotonic() - self._batch_started >= self._batch_window
                 ):
@@ -114,13 +117,20 @@ class Database:
             finally:
                 self._lock.release()
 
-    def _wait_for_lock(self) -> None:
-        """Counted, so that the holder leaves its batch open for us (and profiles show this as waiting)."""
-        with self._waiting_lock:
-            self._waiting += 1
-        self._lock.acquire()
-        with self._waiting_lock:
-            self._waiting -= 1
+    def _commit_late_batches(self) -> None:
+        """An owned file's batch is committed once it is ``batch_window`` old, by the next transaction or by
+        this thread when no transaction comes (a quiet moment, the end of a run)."""
+        while True:
+            time.sleep(self._batch_window)
+            with self._lock:
+                if self._closed:
+                    return
+                if self._depth == 0 and self._batch_started is not None \
+                        and time.monotonic() - self._batch_started >= self._batch_window:
+                    try:
+                        self._commit()
+                    except StateError as exc:  # rolled back: what it recorded is planned and copied again
+                        log.error("%s; the last changes were not saved, the next run redoes them", exc)
 
     def _commit(self) -> None:
         self._batch_started = None
@@ -191,3 +201,4 @@ class Database:
                 if self._batch_started is not None:
                     self._commit()
                 self._conn.close()
+                self._closed = True

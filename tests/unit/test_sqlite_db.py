@@ -1,12 +1,13 @@
-"""Group commit in the state file: batches only form while threads wait, stay atomic per transaction,
-and everything is committed once nobody waits (or on ``close``)."""
+"""Group commit in the state file: an owned file's transactions join one batch for up to ``batch_window`` seconds or
+``batch_limit`` transactions, each stays atomic, and the batch is committed within the window even when no
+transaction follows (and on ``close``); a shared file commits every transaction."""
 
 from __future__ import annotations
 
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -36,81 +37,52 @@ def insert(db: Database, key: str) -> None:
         conn.execute("INSERT INTO t VALUES (?)", (key,))
 
 
-def while_another_waits(db: Database, body: Callable[[sqlite3.Connection], None],
-                        waiter: Callable[[], None]) -> threading.Thread:
-    """Run ``body`` in a transaction, and leave it only once ``waiter`` (in a thread) is blocked on the
-    connection: the batch then stays open for the waiter."""
-    thread = threading.Thread(target=waiter)
-    with db.transaction() as conn:
-        body(conn)
-        thread.start()
-        deadline = time.monotonic() + 10
-        while db._waiting == 0:
-            assert time.monotonic() < deadline, "the waiter never blocked"
-            time.sleep(0.001)
-    return thread
-
-
-def test_without_waiters_every_transaction_commits_at_once(db: Database) -> None:
+def test_a_batch_is_committed_within_its_window_by_nobody_in_particular(tmp_path: Path) -> None:
+    db = Database(tmp_path / "window.db", owned=True, batch_window=0.2).acquire()
+    db.executescript("CREATE TABLE t (k TEXT PRIMARY KEY)")
     insert(db, "a")
-    assert committed(db) == {"a"}
+    assert committed(db) == set()  # the batch is open for the next transactions
+    deadline = time.monotonic() + 5
+    while committed(db) != {"a"}:  # no transaction follows: the committer thread commits it
+        assert time.monotonic() < deadline, "the batch was never committed"
+        time.sleep(0.05)
+    db.close()
 
 
-def test_a_batch_stays_open_for_a_waiter_and_its_last_member_commits_it(db: Database) -> None:
-    seen_during: list[set[str]] = []
-
-    def waiter() -> None:
-        seen_during.append(committed(db))  # the first transaction is not committed yet
-        insert(db, "b")
-
-    thread = while_another_waits(db, lambda conn: conn.execute("INSERT INTO t VALUES ('a')"), waiter)
-    thread.join(10)
-    assert seen_during == [set()]
-    assert committed(db) == {"a", "b"}
+def test_transactions_join_the_open_batch_and_the_limit_commits_it(tmp_path: Path) -> None:
+    db = Database(tmp_path / "limit.db", owned=True, batch_window=5.0, batch_limit=3).acquire()
+    db.executescript("CREATE TABLE t (k TEXT PRIMARY KEY)")
+    insert(db, "a")
+    insert(db, "b")
+    assert committed(db) == set()
+    insert(db, "c")
+    assert committed(db) == {"a", "b", "c"}
+    db.close()
 
 
 def test_a_failed_transaction_in_a_batch_is_undone_alone(db: Database) -> None:
-    errors: list[BaseException] = []
-
-    def failing() -> None:
-        try:
-            with db.transaction() as conn:
-                conn.execute("INSERT INTO t VALUES ('b')")
-                raise RuntimeError("boom")
-        except RuntimeError as exc:
-            errors.append(exc)
-        insert(db, "c")
-
-    thread = while_another_waits(db, lambda conn: conn.execute("INSERT INTO t VALUES ('a')"), failing)
-    thread.join(10)
-    assert len(errors) == 1
+    insert(db, "a")
+    with pytest.raises(RuntimeError), db.transaction() as conn:
+        conn.execute("INSERT INTO t VALUES ('b')")
+        raise RuntimeError("boom")
+    insert(db, "c")
+    db.close()
     assert committed(db) == {"a", "c"}
+    db.acquire()  # the fixture closes it again
 
 
 def test_reads_see_the_open_batch(db: Database) -> None:
-    seen: list[int] = []
-
-    def reader() -> None:
-        with db.reading() as conn:
-            seen.append(conn.execute("SELECT COUNT(*) FROM t").fetchone()[0])
-
-    thread = while_another_waits(db, lambda conn: conn.execute("INSERT INTO t VALUES ('a')"), reader)
-    thread.join(10)
-    assert seen == [1]
-    assert committed(db) == {"a"}  # the reader was the last to hold the connection: it committed
+    insert(db, "a")
+    with db.reading() as conn:
+        assert conn.execute("SELECT COUNT(*) FROM t").fetchone()[0] == 1
+    assert committed(db) == set()  # another process sees it once the batch commits
 
 
-def test_without_a_window_every_transaction_commits_even_with_waiters(tmp_path: Path) -> None:
+def test_a_shared_file_commits_every_transaction(tmp_path: Path) -> None:
     db = Database(tmp_path / "shared.db").acquire()  # a file several processes share
     db.executescript("CREATE TABLE t (k TEXT PRIMARY KEY)")
-    seen: list[set[str]] = []
-    def waiter() -> None:
-        with db.reading():
-            seen.append(committed(db))
-
-    thread = while_another_waits(db, lambda conn: conn.execute("INSERT INTO t VALUES ('a')"), waiter)
-    thread.join(10)
-    assert seen == [{"a"}]
+    insert(db, "a")
+    assert committed(db) == {"a"}
     db.close()
 
 
@@ -136,6 +108,7 @@ def test_many_threads_batch_and_nothing_is_lost(tmp_path: Path) -> None:
         thread.start()
     for thread in threads:
         thread.join(60)
+    time.sleep(0.3)  # the batch window (0.05 s) passes
     assert len(committed(db)) == 1600  # all committed once the threads are done, before close
     assert commits < 1600
     db.close()
@@ -144,9 +117,7 @@ def test_many_threads_batch_and_nothing_is_lost(tmp_path: Path) -> None:
 def test_close_commits_an_open_batch(tmp_path: Path) -> None:
     db = Database(tmp_path / "close.db", owned=True, batch_window=5.0).acquire()
     db.executescript("CREATE TABLE t (k TEXT PRIMARY KEY)")
-    db._waiting = 1  # as if a thread were about to join: the batch stays open
     insert(db, "a")
     assert committed(db) == set()
-    db._waiting = 0
     db.close()
     assert committed(db) == {"a"}

@@ -54,8 +54,7 @@ def sign(
     request = "\n".join([method, path, query, *(f"{n}:{v}" for n, v in canonical), "", names, UNSIGNED_PAYLOAD])
     scope = f"{stamp[:8]}/{region}/{service}/aws4_request"
     to_sign = f"{ALGORITHM}\n{stamp}\n{scope}\n{hashlib.sha256(request.encode()).hexdigest()}"
-    signature = hmac.new(_signing_key(secret_key, stamp[:8], region, service), to_sign.encode(),
-                         hashlib.sha256).hexdigest()
+    signature = hmac.digest(_signing_key(secret_key, stamp[:8], region, service), to_sign.encode(), "sha256").hex()
     signed["Authorization"] = (f"{ALGORITHM} Credential={access_key}/{scope}, SignedHeaders={names}, "
                                f"Signature={signature}")
     return signed

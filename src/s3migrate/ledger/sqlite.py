@@ -223,32 +223,34 @@ class SqliteLedger:
         self, job: Job, owner: str, seen: LedgerRecord | None, dst_etag: str, version_id: str | None = None,
     ) -> None:
         """One transaction: the claim's bookkeeping and the completion (an embedded run's state file then
-        commits once per small object instead of twice)."""
+        commits once per small object instead of twice). It reads only the columns it adds to."""
         now = time.time()
+        now_text = time_text(now)
         with self._db.transaction() as conn:
-            record = self._fetch(conn, job.ledger_key)
-            if record is None:
-                record = LedgerRecord(job.ledger_key, job.dst_bucket, job.dst_key, job.size, first_time=int(now))
+            row = conn.execute(
+                f'''SELECT "{S.TRY_TIMES}", "{S.INSTANCE_ID}", "{S.JOB_STATUS}", "{S.START_TIME_F}", "{S.FIRST_TIME}",
+                    "{S.SRC_ETAG}", "{S.VERSION_ID}" FROM {_TABLE} WHERE "{S.KEY}" = ?''', (job.ledger_key,)).fetchone()
+            if row is None:
                 conn.execute(
                     f"""INSERT INTO {_TABLE} ("{S.KEY}", "{S.DES_BUCKET}", "{S.DES_KEY}", "{S.SIZE}", "{S.STATE}")
                         VALUES (?, ?, ?, ?, 'PENDING')""",
                     (job.ledger_key, job.dst_bucket, job.dst_key, job.size),
                 )
-            (starts,) = conn.execute(f'SELECT "{S.START_TIME_F}" FROM {_TABLE} WHERE "{S.KEY}" = ?',
-                                     (job.ledger_key,)).fetchone()
-            first_time = record.first_time or int(now)
+                row = (0, "[]", "[]", "[]", None, None, None)
+            try_times, instances, job_status, starts, first, src_etag, recorded_version = row
+            first_time = _number(first) or int(now)
             self._update(conn, job.ledger_key, {
                 S.DES_BUCKET: job.dst_bucket,
                 S.DES_KEY: job.dst_key,
                 S.SIZE: job.size,
-                S.SRC_ETAG: job.etag or record.src_etag,
-                S.VERSION_ID: version_id or job.version_id or record.version_id,
-                S.TRY_TIMES: record.try_times + 1,
-                S.INSTANCE_ID: json.dumps(sorted({*record.instance_ids, owner})),
-                S.START_TIME_F: _set_add(starts or "[]", time_text(now)),
+                S.SRC_ETAG: job.etag or src_etag,
+                S.VERSION_ID: version_id or job.version_id or recorded_version,
+                S.TRY_TIMES: (try_times or 0) + 1,
+                S.INSTANCE_ID: _set_add(instances or "[]", owner),
+                S.START_TIME_F: _set_add(starts or "[]", now_text),
                 S.CLAIM_TIME: now,
                 S.FIRST_TIME: first_time,
-                **self._completion(json.dumps(sorted(record.job_status)), dst_etag, None, first_time, now),
+                **self._completion(job_status or "[]", dst_etag, None, first_time, now, now_text),
             })
 
     def _owned(self, conn: sqlite3.Connection, key: str, owner: str) -> LedgerRecord | None:
@@ -303,12 +305,12 @@ class SqliteLedger:
 
     @staticmethod
     def _completion(job_status: str, dst_etag: str, part_size: int | None, first_time: float | None,
-                    now: float) -> dict[str, Any]:
+                    now: float, now_text: str | None = None) -> dict[str, Any]:
         return {
             S.STATE: JobState.DONE.value,
             S.JOB_STATUS: _set_add(job_status, Outcome.DONE.value),
             S.END_TIME: int(now),
-            S.END_TIME_F: time_text(now),
+            S.END_TIME_F: now_text or time_text(now),
             S.TOTAL_SPENT_TIME: int(now) - int(first_time or now),
             S.LAST_TIME_PROGRESS: 100.0,
             S.DES_ETAG: dst_etag,
