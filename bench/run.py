@@ -56,6 +56,7 @@ class Measurement:
     cpu: float
     peak_rss_mib: float
     server_cpu: float = 0.0  # both SeaweedFS servers, during the run
+    source_cpu: float = 0.0  # of which the source server's (it answers the GETs and LISTs)
 
 
 def process_cpu(pid: int) -> float:
@@ -262,36 +263,40 @@ def main() -> int:
                               f"{ram / 'down' / base}/"),
                         s5cmd_env(src_via)),
                 }
-            for tool, (args, env) in tools.items():
-                if opts.only and tool.split(" ")[0] not in opts.only.split(","):
-                    continue
-                results = []
-                for _ in range(opts.runs):
+            chosen = {tool: spec for tool, spec in tools.items()
+                      if not opts.only or tool.split(" ")[0] in opts.only.split(",")}
+            results: dict[str, list[Measurement]] = {tool: [] for tool in chosen}
+            for _ in range(opts.runs):  # the tools take turns, so the machine's drift touches each alike
+                for tool, (args, env) in chosen.items():
                     empty_bucket(target_client, target_bucket)
                     shutil.rmtree(ram / "down", ignore_errors=True)
                     (root / "state.db").unlink(missing_ok=True)
-                    before = servers_cpu(src, dst)
+                    before, source_before = servers_cpu(src, dst), servers_cpu(src)
                     measured = run_measured(args, env)
                     measured.server_cpu = servers_cpu(src, dst) - before
-                    results.append(measured)
-                if opts.profile and tool == "s3migrate":  # one more run, under the profiler (not measured)
-                    empty_bucket(target_client, target_bucket)
-                    (root / "state.db").unlink(missing_ok=True)
-                    Path(opts.profile).mkdir(parents=True, exist_ok=True)
-                    out = Path(opts.profile) / f"{name}.txt"
-                    subprocess.run(["py-spy", "record", "--format", "raw", "--rate", "250", "--gil",
-                                    "-o", str(out), "--", *args], env=env, check=True,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                    measured.source_cpu = servers_cpu(src) - source_before
+                    results[tool].append(measured)
+            if opts.profile and "s3migrate" in chosen:  # one more run, under the profiler (not measured)
+                args, env = chosen["s3migrate"]
+                empty_bucket(target_client, target_bucket)
+                (root / "state.db").unlink(missing_ok=True)
+                Path(opts.profile).mkdir(parents=True, exist_ok=True)
+                out = Path(opts.profile) / f"{name}.txt"
+                subprocess.run(["py-spy", "record", "--format", "raw", "--rate", "250", "--gil",
+                                "-o", str(out), "--", *args], env=env, check=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for tool, runs in results.items():
                 median = Measurement(
-                    statistics.median(r.wall for r in results),
-                    statistics.median(r.cpu for r in results),
-                    max(r.peak_rss_mib for r in results),
-                    statistics.median(r.server_cpu for r in results),
+                    statistics.median(r.wall for r in runs),
+                    statistics.median(r.cpu for r in runs),
+                    max(r.peak_rss_mib for r in runs),
+                    statistics.median(r.server_cpu for r in runs),
+                    statistics.median(r.source_cpu for r in runs),
                 )
                 rows.append((name, tool, median, count, size))
                 print(f"  {tool:34s} wall {median.wall:7.2f}s  cpu {median.cpu:6.2f}s  "
-                      f"servers cpu {median.server_cpu:6.2f}s  "
-                      f"peak {median.peak_rss_mib:7.1f} MiB   runs: {', '.join(f'{r.wall:.2f}' for r in results)}",
+                      f"servers cpu {median.server_cpu:6.2f}s (source {median.source_cpu:.2f}s)  "
+                      f"peak {median.peak_rss_mib:7.1f} MiB   runs: {', '.join(f'{r.wall:.2f}' for r in runs)}",
                       flush=True)
             shutil.rmtree(ram / base, ignore_errors=True)
         print_table(rows)

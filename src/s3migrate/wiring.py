@@ -187,9 +187,10 @@ class Stores:
 
 
 def open_stores(settings: Settings, src: Endpoint, dst: Endpoint, hidden: frozenset[str] = frozenset()) -> Stores:
-    """Both stores; an S3 client gets a connection for every part in flight (workers x threads) and a few to
-    spare. ``hidden``: paths a local folder's listing leaves out (the run's state folder)."""
-    pool = settings.workers * settings.threads + settings.workers + 4
+    """Both stores; an S3 client gets a connection for every part in flight (workers x threads), one for each
+    worker there may be, and a few to spare. ``hidden``: paths a local folder's listing leaves out (the run's state
+    folder)."""
+    pool = settings.workers * settings.threads + settings.worker_ceiling + 4
     src_client = make_store(src, settings, hidden, max_pool_connections=pool)
     dst_client = make_store(dst, settings, hidden, max_pool_connections=pool)
     # One request to the destination names the source: not with a local folder, SSE-C keys (each side's client

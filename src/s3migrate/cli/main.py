@@ -58,6 +58,8 @@ def transfer_options(func: Any) -> Any:
         click.option("--from-region", help="Region of the source bucket."),
         click.option("--to-region", help="Region of the destination bucket."),
         click.option("--workers", type=int, help="Objects copied in parallel (MaxParallelFile). [default: 64]"),
+        click.option("--max-workers", type=int, help="Workers at most: more are added while they move more objects "
+                                                      "per second (far endpoints). [default: 4 x --workers]"),
         click.option("--threads", type=int, help="Parts in parallel within one object (MaxThread). [default: 4]"),
         click.option("--chunk-size", help="Part size, e.g. 8MiB; grown past 10,000 parts (ChunkSize). [default: 8MiB]"),
         click.option("--max-memory",

@@ -67,6 +67,16 @@ class Inbox:
                                          name="s3migrate-acks")
         self._flusher.start()
 
+    @property
+    def empty_receives(self) -> int:
+        """Receives so far that found no message waiting."""
+        return self._empty_receives
+
+    def resize(self, threads: int) -> None:
+        """The worker threads taking from this inbox changed."""
+        with self._changed:
+            self._threads = threads
+
     def take(self, wait_seconds: float, cancelled: threading.Event) -> Message | None:
         """The next message for this thread, or None when none came within the wait (or the worker stops)."""
         deadline = time.monotonic() + wait_seconds

@@ -38,6 +38,7 @@ from s3migrate.ledger.base import (
 )
 from s3migrate.progress.tracker import Tracker
 from s3migrate.queues.base import JobConsumer, Message
+from s3migrate.worker.concurrency import Concurrency
 from s3migrate.worker.inbox import Inbox
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ class WorkerSettings:
     original_key_mapping: bool = False  # S3 events: the original's PurePosixPath destination keys
     max_retry_delay: float = 60.0
     receive_wait: float = 0.2  # long-poll seconds per receive (SQS: up to 20)
+    max_workers: int = 0  # workers at most when more help (worker/concurrency.py); at most ``workers`` when lower
 
     @classmethod
     def from_settings(
@@ -72,6 +74,7 @@ class WorkerSettings:
         )
         return cls(
             workers=settings.workers,
+            max_workers=settings.worker_ceiling,
             job_timeout=settings.job_timeout if job_timeout is None else job_timeout,
             max_retries=settings.max_retries,
             owner=owner or worker_id(),
@@ -148,6 +151,10 @@ class Worker:
         self.cancelled = threading.Event()  # stop now: interrupt jobs, return their messages
         self._heartbeat_stop = threading.Event()
         self._inbox: Inbox | None = None  # while run() runs: acks go out in batches
+        self._running_lock = threading.Lock()
+        self._running = 0  # worker threads in their loop
+        self._wanted = 0  # worker threads run() wants (more are started, surplus ones leave)
+        self._settled = 0  # messages settled by the threads
 
     def run(self, finished: Callable[[], bool], idle_timeout: float | None = None) -> None:
         """Work until ``finished()`` is true while the queue is idle, or until cancelled.
@@ -157,29 +164,69 @@ class Worker:
         inbox = Inbox(self.queue, self.settings.visibility_timeout, threads=self.settings.workers,
                       hold=lambda message: heartbeat.add(message, []), release=heartbeat.remove, tail=finished)
         self._inbox = inbox
-        threads = [
-            threading.Thread(
-                target=self._thread_main, args=(inbox, heartbeat, finished, idle_timeout),
-                name=f"s3migrate-worker-{i}"
-            )
-            for i in range(self.settings.workers)
-        ]
-        for thread in threads:
-            thread.start()
+        concurrency = Concurrency(self.settings.workers, max(self.settings.workers, self.settings.max_workers))
+        threads: list[threading.Thread] = []
+
+        def start(count: int) -> None:
+            with self._running_lock:
+                self._wanted += count
+            for _ in range(count):
+                thread = threading.Thread(target=self._thread_main, args=(inbox, heartbeat, finished, idle_timeout),
+                                          name=f"s3migrate-worker-{len(threads)}")
+                threads.append(thread)
+                thread.start()
+
+        start(self.settings.workers)
+        empty_receives = inbox.empty_receives
         try:
-            for thread in threads:
-                while thread.is_alive():
-                    thread.join(timeout=0.5)
+            while True:
+                alive = [thread for thread in threads if thread.is_alive()]
+                if not alive:
+                    break
+                alive[0].join(timeout=0.5)
+                if self.cancelled.is_set() or concurrency.ceiling == concurrency.workers == self.settings.workers:
+                    continue
+                starved, empty_receives = inbox.empty_receives != empty_receives, inbox.empty_receives
+                wanted = concurrency.tick(time.monotonic(), self._settled, starved)
+                with self._running_lock:
+                    more = wanted - self._wanted
+                    if more < 0:
+                        self._wanted = wanted  # the surplus threads leave after their current message
+                inbox.resize(wanted)
+                if more > 0:
+                    log.info("workers: %d (more of them moved more objects per second)", wanted)
+                    start(more)
         finally:
             self._inbox = None
             inbox.close()
             self._heartbeat_stop.set()
 
+    def _leaving(self) -> bool:
+        """Whether this thread is one too many (workers were given back): it then leaves, counted out."""
+        with self._running_lock:
+            if self._running > self._wanted:
+                self._running -= 1
+                return True
+            return False
+
     def _thread_main(
         self, inbox: Inbox, heartbeat: _Heartbeat, finished: Callable[[], bool], idle_timeout: float | None
     ) -> None:
+        with self._running_lock:
+            self._running += 1
+        if self._work(inbox, heartbeat, finished, idle_timeout):
+            return
+        with self._running_lock:  # it stopped for another reason than being one too many
+            self._running -= 1
+
+    def _work(
+        self, inbox: Inbox, heartbeat: _Heartbeat, finished: Callable[[], bool], idle_timeout: float | None
+    ) -> bool:
+        """Take and handle messages until the run is over; True when this thread left as one too many."""
         last_work = time.monotonic()
         while not self.cancelled.is_set():
+            if self._leaving():
+                return True
             try:
                 message = inbox.take(self.settings.receive_wait, self.cancelled)
             except S3MigrateError as exc:
@@ -188,21 +235,23 @@ class Worker:
                 continue
             if message is None:
                 if self.cancelled.is_set():
-                    return
+                    return False
                 inbox.flush()  # a finished message still held would look in flight
                 if finished() and not self.queue.counts().busy:
-                    return
+                    return False
                 if idle_timeout is not None and time.monotonic() - last_work >= idle_timeout:
-                    return
+                    return False
                 continue
             if self.cancelled.is_set():  # stopping: give back what arrived meanwhile, untouched
                 heartbeat.remove(message)
                 self.queue.change_visibility(message.receipt, 0)
-                return
+                return False
             started = time.monotonic()
             self._handle_guarded(message, heartbeat)
             last_work = time.monotonic()
             inbox.took(last_work - started)
+            self._settled += 1  # read by run() for the rate; a lost increment between threads costs nothing
+        return False
 
     def _handle_guarded(self, message: Message, heartbeat: _Heartbeat) -> None:
         """A bug or an outage the job's own handling did not expect never ends a worker thread: the message
