@@ -158,10 +158,12 @@ class Settings(BaseModel):
     # in flight.
     workers: int = Field(64, ge=1, le=1024, description="objects copied in parallel (MaxParallelFile)")
     # Far endpoints need more requests in flight than near ones: workers are added while more of them move more
-    # objects per second (worker/concurrency.py), up to this many (default 4 x workers, at most 1024). At 50 ms
+    # objects per second (adaptive.py), up to this many (default 4 x workers, at most 1024). At 50 ms
     # per answer (bench/run.py --latency 50) 2,000 x 64 KiB took 6.65 s with 64 workers and 4.96 s with 128.
     max_workers: int | None = Field(None, ge=1, le=1024, description="workers at most, when more help (ours)")
     threads: int = Field(4, ge=1, le=256, description="parts in parallel within one object (MaxThread)")
+    # The same for the parts of one object (adaptive.py, on bytes per second): default 4 x threads, at most 64.
+    max_threads: int | None = Field(None, ge=1, le=256, description="parts in parallel at most, when more help")
     # 8 MiB, not the original's 5 MB: on one 768 MiB object (bench/run.py, medians of 3, 4 threads) 5 MiB parts took
     # 8.55 s, 8 MiB 7.50 s, 16 MiB 7.36 s; the destination's CPU per byte falls with fewer parts. 8 MiB keeps most of
     # that gain at half of 16 MiB's memory bound (16 x 4 x 8 MiB = 512 MiB), and is the AWS CLI's part size too.
@@ -384,6 +386,11 @@ class Settings(BaseModel):
         return max(self.workers, self.max_workers if self.max_workers is not None else min(1024, 4 * self.workers))
 
     @property
+    def thread_ceiling(self) -> int:
+        """The most parts of one object in flight: ``max_threads``, or four times ``threads`` (at most 64)."""
+        return max(self.threads, self.max_threads if self.max_threads is not None else min(64, 4 * self.threads))
+
+    @property
     def memory_budget(self) -> int:
         """Bytes of object data allowed in flight at once: workers x threads x chunk size, at most max_memory."""
         return min(self.workers * self.threads * self.chunk_size, self.max_memory)
@@ -403,7 +410,8 @@ _BOOL_FIELDS = {"clean_unfinished_upload", "jobsender_compare_version_id", "get_
                 "update_version_id", "verify_md5_twice", "server_side_copy", "copy_tags",
                 "check_source_etag", "original_key_mapping", "delete", "follow_symlinks",
                 "from_request_payer", "to_request_payer", "from_no_sign_request", "copy_object_lock", "all_versions"}
-_INT_FIELDS = {"workers", "max_workers", "threads", "max_retries", "list_width", "max_delete", "restore_days"}
+_INT_FIELDS = {"workers", "max_workers", "threads", "max_threads", "max_retries", "list_width", "max_delete",
+               "restore_days"}
 
 # Original Longbow key -> (our field, unit of a bare number for sizes).
 ORIGINAL_KEYS: dict[str, str] = {

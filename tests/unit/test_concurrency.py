@@ -3,7 +3,7 @@ a made-up clock. ``bench/run.py --latency 50`` shows it on real servers."""
 
 from __future__ import annotations
 
-from s3migrate.worker.concurrency import INTERVAL, PAUSE, Concurrency
+from s3migrate.adaptive import INTERVAL, PAUSE, Concurrency
 
 
 def test_workers_grow_while_each_step_brings_more_objects_per_second() -> None:

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 
+from s3migrate.adaptive import Concurrency
 from s3migrate.endpoints.failures import classify, describe, server_side_refusal, translate_transfer_error
 from s3migrate.engine.budget import ByteBudget
 from s3migrate.engine.checksums import checksum_function
@@ -234,7 +236,7 @@ class MultipartCopy:
     ) -> tuple[dict[int, bytes], int, int]:
         ctx = self.ctx
         digests: dict[int, bytes] = dict(upload.trusted)
-        slots = threading.Semaphore(self.options.threads)
+        slots = _Slots(self.options.threads, self.options.max_threads)
         failed = threading.Event()
         futures: list[Future[tuple[int, bytes, int]]] = []
         for part in layout.parts():
@@ -275,7 +277,7 @@ class MultipartCopy:
             )
         return digests, sent_bytes, sent_parts
 
-    def _wait_for_slot(self, slots: threading.Semaphore, failed: threading.Event) -> bool:
+    def _wait_for_slot(self, slots: _Slots, failed: threading.Event) -> bool:
         while not slots.acquire(timeout=0.2):
             if failed.is_set() or self.ctx.should_stop():
                 return False
@@ -291,8 +293,9 @@ class MultipartCopy:
         part: Part,
         candidate: bytes | None,
         taken: int,
-        slots: threading.Semaphore,
+        slots: _Slots,
     ) -> tuple[int, bytes, int]:
+        moved = 0  # bytes of this part at the destination, for the part count's rate
         try:
             if self.server_side:
                 digest, sent = with_retries(
@@ -310,10 +313,11 @@ class MultipartCopy:
                 self.ctx.on_bytes(sent)
             else:
                 self.ctx.on_reused(part.size)
+            moved = part.size
             return part.number, digest, sent
         finally:
             self.budget.release(taken)
-            slots.release()
+            slots.release(moved)
 
     def _upload_part(
         self, source: SourceObject, upload_id: str, part: Part, candidate: bytes | None
@@ -415,3 +419,41 @@ class MultipartCopy:
             self.dst.delete_object(Bucket=self.job.dst_bucket, Key=self.job.dst_key)
         except Exception as exc:
             log.error("could not delete the bad object: %s", exc)
+
+
+class _Slots:
+    """Parts of one object in flight: ``--threads`` to start with, more while more of them move more bytes per
+    second (a far endpoint: each part waits on round trips), up to ``max_threads`` (adaptive.py decides,
+    on bytes instead of messages). Bytes in flight stay under the byte budget whatever the count."""
+
+    def __init__(self, threads: int, ceiling: int) -> None:
+        self._semaphore = threading.Semaphore(threads)
+        self._lock = threading.Lock()
+        self._owed = 0  # permits given back: the next releases keep them
+        self._bytes = 0
+        self._concurrency = Concurrency(threads, max(threads, ceiling))
+
+    def acquire(self, timeout: float) -> bool:
+        if self._concurrency.ceiling > self._concurrency.workers or self._owed:
+            self._adjust()
+        return self._semaphore.acquire(timeout=timeout)
+
+    def release(self, sent: int = 0) -> None:
+        with self._lock:
+            self._bytes += sent
+            if self._owed:
+                self._owed -= 1
+                return
+        self._semaphore.release()
+
+    def _adjust(self) -> None:
+        with self._lock:
+            before = self._concurrency.workers
+            after = self._concurrency.tick(time.monotonic(), self._bytes, starved=False)
+            if after < before:
+                self._owed += before - after
+            added = max(0, after - before)
+            forgiven = min(self._owed, added)  # a permit still owed is simply not taken back
+            self._owed -= forgiven
+        if added > forgiven:
+            self._semaphore.release(added - forgiven)

@@ -19,6 +19,7 @@ class TransferOptions:
     chunk_size: int = 5 * 1024 * 1024
     resumable_threshold: int = 64 * 1024 * 1024
     threads: int = 4
+    max_threads: int = 4  # parts of one object in flight at most, when more help (adaptive.py)
     storage_class: str | None = None
     part_attempts: int = 3  # per part, within one job attempt (the job itself is retried too)
     get_object_with_version_id: bool = False  # GetObjectWithVersionId: GETs name the job's versionId
@@ -58,6 +59,7 @@ class TransferOptions:
             chunk_size=settings.chunk_size,
             resumable_threshold=settings.resumable_threshold,
             threads=settings.threads,
+            max_threads=settings.thread_ceiling,
             storage_class=settings.storage_class,
             part_attempts=min(3, settings.max_retries + 1),
             get_object_with_version_id=settings.get_object_with_version_id,

@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from s3migrate.adaptive import Concurrency
 from s3migrate.config import Settings
 from s3migrate.endpoints.failures import classify, describe
 from s3migrate.engine.context import CopyContext
@@ -38,7 +39,6 @@ from s3migrate.ledger.base import (
 )
 from s3migrate.progress.tracker import Tracker
 from s3migrate.queues.base import JobConsumer, Message
-from s3migrate.worker.concurrency import Concurrency
 from s3migrate.worker.inbox import Inbox
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ class WorkerSettings:
     original_key_mapping: bool = False  # S3 events: the original's PurePosixPath destination keys
     max_retry_delay: float = 60.0
     receive_wait: float = 0.2  # long-poll seconds per receive (SQS: up to 20)
-    max_workers: int = 0  # workers at most when more help (worker/concurrency.py); at most ``workers`` when lower
+    max_workers: int = 0  # workers at most when more help (adaptive.py); at most ``workers`` when lower
 
     @classmethod
     def from_settings(

@@ -1,4 +1,7 @@
-"""How many workers a process runs: more while more of them move more objects per second.
+"""How many requests to keep in flight: more while more of them move more per second.
+
+Used for the workers of a process (messages settled per second) and for the parts of one object in flight
+(bytes per second).
 
 A far endpoint answers each request after tens or hundreds of milliseconds, so a process needs more requests in
 flight there than next door to keep its links and its CPU busy; how many depends on the latency, the object
