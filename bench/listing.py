@@ -13,7 +13,6 @@ Medians of ``--runs`` runs, with client CPU and peak RSS, as in ``bench/run.py``
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
 import sys
@@ -23,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run import Measurement, compile_bytecode, exit_on_sigterm, rclone_env, run_measured
+from run import Measurement, compile_bytecode, exit_on_sigterm, profiles_env, rclone_env, run_measured
 from s3migrate.endpoints.client import Credentials, Endpoint, make_s3_client
 from s3migrate.endpoints.location import S3Location
 
@@ -147,12 +146,7 @@ def main() -> int:
         fill(fast_client(dst, "list-dst"), "list-dst", opts.keys, opts.layout, skip=True)
         opts.inventory = write_inventory(fast_client(src, "list-src"), opts.keys, opts.layout) if opts.inventory \
             else None
-        credentials = root / "credentials"
-        credentials.write_text(
-            f"[lsrc]\naws_access_key_id = {src.access_key}\naws_secret_access_key = {src.secret_key}\n"
-            f"[ldst]\naws_access_key_id = {dst.access_key}\naws_secret_access_key = {dst.secret_key}\n"
-        )
-        s3m_env = {**os.environ, "AWS_SHARED_CREDENTIALS_FILE": str(credentials), "AWS_CONFIG_FILE": "/dev/null"}
+        s3m_env = profiles_env(root, src, dst, ("lsrc", "ldst"))
         for latency in opts.latency:
             compare(opts, src, dst, s3m_env, latency)
     finally:

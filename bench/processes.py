@@ -27,7 +27,7 @@ if str(REPO) not in sys.path:
 
 from tests.support.seaweed import SeaweedServer  # noqa: E402
 
-from run import compile_bytecode, empty_bucket, exit_on_sigterm, servers_cpu  # noqa: E402
+from run import compile_bytecode, empty_bucket, exit_on_sigterm, profiles_env, servers_cpu  # noqa: E402
 
 
 def main() -> int:
@@ -47,11 +47,7 @@ def main() -> int:
         with ThreadPoolExecutor(16) as pool:
             list(pool.map(lambda i: src.client().put_object(Bucket="p-src", Key=f"o/{i:05d}", Body=os.urandom(65536)),
                           range(opts.objects)))
-        credentials = root / "credentials"
-        credentials.write_text(
-            f"[bsrc]\naws_access_key_id = {src.access_key}\naws_secret_access_key = {src.secret_key}\n"
-            f"[bdst]\naws_access_key_id = {dst.access_key}\naws_secret_access_key = {dst.secret_key}\n")
-        env = {**os.environ, "AWS_SHARED_CREDENTIALS_FILE": str(credentials), "AWS_CONFIG_FILE": "/dev/null"}
+        env = profiles_env(root, src, dst, ("bsrc", "bdst"))
         common = ["--from-profile", "bsrc", "--to-profile", "bdst", "--from-endpoint", src.endpoint_url,
                   "--to-endpoint", dst.endpoint_url]
         counts = [int(n) for n in opts.processes.split(",")]

