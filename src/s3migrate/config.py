@@ -158,11 +158,12 @@ class Settings(BaseModel):
     # in flight.
     workers: int = Field(64, ge=1, le=1024, description="objects copied in parallel (MaxParallelFile)")
     # Far endpoints need more requests in flight than near ones: workers are added while more of them move more
-    # objects per second (adaptive.py), up to this many (default 4 x workers, at most 1024). At 50 ms
-    # per answer (bench/run.py --latency 50) 2,000 x 64 KiB took 6.65 s with 64 workers and 4.96 s with 128.
+    # objects per second (adaptive.py), up to this many (default 4 x the default 64; a --workers given is kept as
+    # it is unless this is given too). At 50 ms per answer (bench/run.py --latency 50) 2,000 x 64 KiB took 6.65 s
+    # with 64 workers and 4.96 s with 128.
     max_workers: int | None = Field(None, ge=1, le=1024, description="workers at most, when more help (ours)")
     threads: int = Field(4, ge=1, le=256, description="parts in parallel within one object (MaxThread)")
-    # The same for the parts of one object (adaptive.py, on bytes per second): default 4 x threads, at most 64.
+    # The same for the parts of one object (adaptive.py, on bytes per second): default 4 x the default 4.
     max_threads: int | None = Field(None, ge=1, le=256, description="parts in parallel at most, when more help")
     # 8 MiB, not the original's 5 MB: on one 768 MiB object (bench/run.py, medians of 3, 4 threads) 5 MiB parts took
     # 8.55 s, 8 MiB 7.50 s, 16 MiB 7.36 s; the destination's CPU per byte falls with fewer parts. 8 MiB keeps most of
@@ -382,18 +383,25 @@ class Settings(BaseModel):
 
     @property
     def worker_ceiling(self) -> int:
-        """The most workers a process runs: ``max_workers``, or four times ``workers`` (at most 1024)."""
-        return max(self.workers, self.max_workers if self.max_workers is not None else min(1024, 4 * self.workers))
+        """The most workers a process runs: ``max_workers``; without it, ``workers`` when that was given (a number
+        asked for is kept), else four times the default (at most 1024)."""
+        return _ceiling(self.workers, self.max_workers, "workers" in self.model_fields_set, 1024)
 
     @property
     def thread_ceiling(self) -> int:
-        """The most parts of one object in flight: ``max_threads``, or four times ``threads`` (at most 64)."""
-        return max(self.threads, self.max_threads if self.max_threads is not None else min(64, 4 * self.threads))
+        """The most parts of one object in flight, by the same rule (at most 64)."""
+        return _ceiling(self.threads, self.max_threads, "threads" in self.model_fields_set, 64)
 
     @property
     def memory_budget(self) -> int:
         """Bytes of object data allowed in flight at once: workers x threads x chunk size, at most max_memory."""
         return min(self.workers * self.threads * self.chunk_size, self.max_memory)
+
+
+def _ceiling(start: int, ceiling: int | None, start_given: bool, limit: int) -> int:
+    if ceiling is not None:
+        return max(start, ceiling)
+    return start if start_given else max(start, min(limit, 4 * start))
 
 
 def _one_of(value: Any, choices: tuple[str, ...]) -> str:

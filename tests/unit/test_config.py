@@ -130,3 +130,17 @@ def test_values_that_do_not_parse_are_named_as_written(tmp_path: Path) -> None:
     path.write_text("ChunkSize = big\n")
     with pytest.raises(ConfigError, match=r"^ChunkSize = big in .*c\.ini: not a size"):
         load_settings({}, path, {})
+
+
+def test_workers_and_threads_grow_by_default_and_a_number_given_is_kept() -> None:
+    """The adaptive ceilings (adaptive.py): four times the defaults; a --workers or --threads given alone is what
+    the user asked for, so it stays fixed; --max-workers / --max-threads set the ceiling (never under the start)."""
+    default = load_settings({}, None, {})
+    assert (default.worker_ceiling, default.thread_ceiling) == (256, 16)
+    given = load_settings({"workers": 16, "threads": 2}, None, {})
+    assert (given.worker_ceiling, given.thread_ceiling) == (16, 2)
+    both = load_settings({"workers": 16, "max_workers": 64, "max_threads": 8}, None, {})
+    assert (both.worker_ceiling, both.thread_ceiling) == (64, 8)
+    assert load_settings({"workers": 32, "max_workers": 8}, None, {}).worker_ceiling == 32
+    original = load_settings({}, None, {"MaxParallelFile": "5"})  # the original's name counts as given too
+    assert original.worker_ceiling == 5

@@ -59,10 +59,12 @@ def transfer_options(func: Any) -> Any:
         click.option("--to-region", help="Region of the destination bucket."),
         click.option("--workers", type=int, help="Objects copied in parallel (MaxParallelFile). [default: 64]"),
         click.option("--max-workers", type=int, help="Workers at most: more are added while they move more objects "
-                                                      "per second (far endpoints). [default: 4 x --workers]"),
+                                                      "per second (far endpoints). [default: 256; a --workers "
+                                                      "given alone is kept fixed]"),
         click.option("--threads", type=int, help="Parts in parallel within one object (MaxThread). [default: 4]"),
         click.option("--max-threads", type=int, help="Parts in parallel at most: more are added while they move more "
-                                                      "bytes per second (far endpoints). [default: 4 x --threads]"),
+                                                      "bytes per second (far endpoints). [default: 16; a --threads "
+                                                      "given alone is kept fixed]"),
         click.option("--chunk-size", help="Part size, e.g. 8MiB; grown past 10,000 parts (ChunkSize). [default: 8MiB]"),
         click.option("--max-memory",
                      help="Object data in flight at most, when less than workers x threads x chunk size. "
