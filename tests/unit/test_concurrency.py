@@ -30,3 +30,21 @@ def test_no_step_while_the_queue_runs_dry_and_never_past_the_ceiling() -> None:
     assert c.tick(1.0, 600, starved=True) == 64  # receives found nothing waiting: more workers would only wait
     assert c.tick(2.0, 1200, starved=False) == 80
     assert c.tick(3.0, 2400, starved=False) == 80
+
+
+def test_an_objects_part_slots_grow_and_are_taken_back_by_the_releases() -> None:
+    """The parts of one object (engine/multipart.py): permits added by a step, and owed back by later releases when
+    a step is given back, so the parts in flight never exceed the current count."""
+    from s3migrate.engine.multipart import _Slots
+
+    clock = [0.0]
+    slots = _Slots(2, 4, clock=lambda: clock[0])
+    assert slots.acquire(0) and slots.acquire(0) and not slots.acquire(0)  # two to start with
+    slots.release(100)
+    clock[0] = 1.0
+    assert slots.acquire(0)  # the first interval: 100 bytes/s measured, a step to 3 adds a permit
+    assert slots.acquire(0) and not slots.acquire(0)  # three in flight now
+    slots.release(10)
+    clock[0] = 2.0
+    slots.acquire(0)  # 10 bytes/s after the step: it is given back, and one permit is owed
+    assert slots._concurrency.workers == 2 and slots._owed == 1

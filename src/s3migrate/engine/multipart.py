@@ -426,15 +426,17 @@ class _Slots:
     second (a far endpoint: each part waits on round trips), up to ``max_threads`` (adaptive.py decides,
     on bytes instead of messages). Bytes in flight stay under the byte budget whatever the count."""
 
-    def __init__(self, threads: int, ceiling: int) -> None:
+    def __init__(self, threads: int, ceiling: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
         self._semaphore = threading.Semaphore(threads)
         self._lock = threading.Lock()
         self._owed = 0  # permits given back: the next releases keep them
         self._bytes = 0
         self._concurrency = Concurrency(threads, max(threads, ceiling))
+        self._adaptive = ceiling > threads
 
     def acquire(self, timeout: float) -> bool:
-        if self._concurrency.ceiling > self._concurrency.workers or self._owed:
+        if self._adaptive:
             self._adjust()
         return self._semaphore.acquire(timeout=timeout)
 
@@ -449,7 +451,7 @@ class _Slots:
     def _adjust(self) -> None:
         with self._lock:
             before = self._concurrency.workers
-            after = self._concurrency.tick(time.monotonic(), self._bytes, starved=False)
+            after = self._concurrency.tick(self._clock(), self._bytes, starved=False)
             if after < before:
                 self._owed += before - after
             added = max(0, after - before)
