@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-SEND_BATCH = 10  # SQS's SendMessageBatch limit; the embedded queue uses the same so both behave alike
+SQS_BATCH = 10  # SQS's limit per SendMessageBatch, ReceiveMessage, DeleteMessageBatch and
+# ChangeMessageVisibilityBatch; the embedded queue and the worker's inbox use the same, so all behave alike
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 
 from s3migrate.endpoints.failures import describe, error_code
 from s3migrate.errors import EndpointError
-from s3migrate.queues.base import SEND_BATCH, Message, QueueCounts
+from s3migrate.queues.base import SQS_BATCH, Message, QueueCounts
 
 _GONE_RECEIPT = {"ReceiptHandleIsInvalid", "InvalidParameterValue", "MessageNotInflight",
                  "AWS.SimpleQueueService.MessageNotInflight"}
@@ -41,8 +41,8 @@ class SqsQueue:
             raise EndpointError(f"SQS {operation} on {self.url}: {describe(exc)}") from None
 
     def send(self, bodies: Sequence[str]) -> None:
-        for start in range(0, len(bodies), SEND_BATCH):
-            entries = [{"Id": str(i), "MessageBody": body} for i, body in enumerate(bodies[start : start + SEND_BATCH])]
+        for start in range(0, len(bodies), SQS_BATCH):
+            entries = [{"Id": str(i), "MessageBody": body} for i, body in enumerate(bodies[start : start + SQS_BATCH])]
             response = self._call("send_message_batch", Entries=entries)
             failed = response.get("Failed") or []
             retry = [e for e in entries if e["Id"] in {f["Id"] for f in failed if not f.get("SenderFault")}]
@@ -99,8 +99,8 @@ class SqsQueue:
     def _batched(self, operation: str, entries: list[dict[str, Any]]) -> None:
         """Ten entries per request. An entry whose receipt is gone (the message came back and went elsewhere) is
         not an error, as with ``ack``; any other failed entry is, named with its code."""
-        for start in range(0, len(entries), SEND_BATCH):
-            chunk = [{"Id": str(i), **entry} for i, entry in enumerate(entries[start:start + SEND_BATCH])]
+        for start in range(0, len(entries), SQS_BATCH):
+            chunk = [{"Id": str(i), **entry} for i, entry in enumerate(entries[start:start + SQS_BATCH])]
             failed = [f for f in self._call(operation, Entries=chunk).get("Failed") or []
                       if f.get("Code") not in _GONE_RECEIPT]
             if failed:

@@ -26,11 +26,10 @@ import time
 from collections.abc import Callable
 
 from s3migrate.endpoints.failures import describe
-from s3migrate.queues.base import JobConsumer, Message
+from s3migrate.queues.base import SQS_BATCH, JobConsumer, Message
 
 log = logging.getLogger(__name__)
 
-BATCH = 10  # SQS's limit for ReceiveMessage, DeleteMessageBatch and ChangeMessageVisibilityBatch
 AHEAD = 1.0  # seconds: messages taken beyond the idle threads are at most this much work of the process
 TICK = 0.02  # seconds between the ack flusher's looks
 SLOW_RECEIVE = 0.05  # seconds: a receive still waiting after this found no message ready (a long poll)
@@ -91,9 +90,9 @@ class Inbox:
                 if self._empty_receives != empties:
                     return None
                 idle = max(1, self._threads - self._running)
-                receivers = -(-idle // BATCH) if self._full else 1
+                receivers = -(-idle // SQS_BATCH) if self._full else 1
                 if len(self._receives) < receivers:
-                    wanted = min(BATCH, idle + self._ahead())
+                    wanted = min(SQS_BATCH, idle + self._ahead())
                     receive_id = self._next_receive
                     self._next_receive += 1
                     self._receives[receive_id] = time.monotonic()
@@ -109,7 +108,7 @@ class Inbox:
         (large objects) leave their queue-mates to other workers; quick ones fill the batch."""
         if self._job_seconds is None:
             return 0
-        return int(min(BATCH, self._threads * AHEAD / max(self._job_seconds, 1e-3)))
+        return int(min(SQS_BATCH, self._threads * AHEAD / max(self._job_seconds, 1e-3)))
 
     def _receive(self, receive_id: int, wanted: int, deadline: float) -> Message | None:
         messages: list[Message] = []
@@ -143,7 +142,7 @@ class Inbox:
             if not self._acks:
                 self._oldest_ack = time.monotonic()
             self._acks.append(receipt)
-            full = len(self._acks) >= BATCH
+            full = len(self._acks) >= SQS_BATCH
         if full:
             self._flush_quietly()
 
