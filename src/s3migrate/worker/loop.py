@@ -294,7 +294,7 @@ class Worker:
             if decoded.sequential:
                 outcomes = self._run_in_order(decoded.jobs)
             else:
-                outcomes = [self.run_job(job) for job in decoded.jobs]
+                outcomes = [self.run_job(job, redelivered=message.receive_count > 1) for job in decoded.jobs]
         finally:
             if heartbeat is not None:
                 heartbeat.remove(message)
@@ -368,7 +368,7 @@ class Worker:
             return self._failed(job, exc, record.fail_count if record else 0)
         return JobOutcome.DONE, 0.0
 
-    def run_job(self, job: Job) -> tuple[JobOutcome, float]:
+    def run_job(self, job: Job, *, redelivered: bool = False) -> tuple[JobOutcome, float]:
         """Claim, copy and record one job; returns what to do with its message and after what delay."""
         if job.upload_id is not None:
             return self.run_part(job)
@@ -395,6 +395,7 @@ class Worker:
             owner=owner,
             ledger=self.ledger,
             record=record,
+            redelivered=unclaimed and redelivered,  # a claimed job's earlier attempts show in its tryTimes
             cancelled=self.cancelled,
             deadline=time.monotonic() + self.settings.job_timeout,
             on_bytes=functools.partial(self.tracker.job_sent, job),
