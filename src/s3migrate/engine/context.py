@@ -17,7 +17,7 @@ class CopyContext:
     owner: str
     ledger: Ledger
     record: LedgerRecord | None = None
-    redelivered: bool = False  # the message came before: an attempt the ledger never heard of may have landed
+    retried: bool = False  # an earlier attempt may have landed: look at the destination before copying
     cancelled: threading.Event = field(default_factory=threading.Event)
     deadline: float = float("inf")  # time.monotonic() after which no new part starts
     on_bytes: Callable[[int], None] = lambda n: None  # bytes written to the destination

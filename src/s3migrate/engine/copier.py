@@ -54,7 +54,7 @@ class ObjectCopier:
         if job.version_id and not self.options.get_object_with_version_id and not job.history:
             # GetObjectWithVersionId off (the original default): read the current object, pinned by ETag.
             ctx.job = job = replace(job, version_id=None)
-        if ctx.redelivered or (ctx.record is not None and ctx.record.try_times > 1):
+        if ctx.retried:
             landed = self._already_at_destination(job)
             if landed is not None:
                 return landed

@@ -52,6 +52,7 @@ class Inbox:
         self._ready: collections.deque[Message] = collections.deque()
         self._changed = threading.Condition()
         self._running = 0  # threads with a message taken and not yet settled (``took``)
+        self._settled = 0  # messages settled so far
         self._receives: dict[int, float] = {}  # receives in progress: id -> when it started
         self._next_receive = 0
         self._dry = False  # the last receive found nothing
@@ -70,6 +71,11 @@ class Inbox:
     def empty_receives(self) -> int:
         """Receives so far that found no message waiting."""
         return self._empty_receives
+
+    @property
+    def settled(self) -> int:
+        """Messages taken and settled so far (the rate the worker count follows)."""
+        return self._settled
 
     def resize(self, threads: int) -> None:
         """The worker threads taking from this inbox changed."""
@@ -134,6 +140,7 @@ class Inbox:
         """A taken message is settled, after ``seconds``: the average decides whether to take messages ahead."""
         with self._changed:
             self._running -= 1
+            self._settled += 1
             self._job_seconds = seconds if self._job_seconds is None else 0.8 * self._job_seconds + 0.2 * seconds
 
     def ack(self, receipt: str) -> None:

@@ -7,7 +7,6 @@ extends the message's visibility and the ledger lease, so a slow object is not h
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 import functools
 import logging
@@ -154,7 +153,6 @@ class Worker:
         self._running_lock = threading.Lock()
         self._running = 0  # worker threads in their loop
         self._wanted = 0  # worker threads run() wants (more are started, surplus ones leave)
-        self._settled = 0  # messages settled by the threads
 
     def run(self, finished: Callable[[], bool], idle_timeout: float | None = None) -> None:
         """Work until ``finished()`` is true while the queue is idle, or until cancelled.
@@ -165,6 +163,7 @@ class Worker:
                       hold=lambda message: heartbeat.add(message, []), release=heartbeat.remove, tail=finished)
         self._inbox = inbox
         concurrency = Concurrency(self.settings.workers, max(self.settings.workers, self.settings.max_workers))
+        adaptive = concurrency.ceiling > concurrency.workers
         threads: list[threading.Thread] = []
 
         def start(count: int) -> None:
@@ -184,10 +183,10 @@ class Worker:
                 if not alive:
                     break
                 alive[0].join(timeout=0.5)
-                if self.cancelled.is_set() or concurrency.ceiling == concurrency.workers == self.settings.workers:
+                if self.cancelled.is_set() or not adaptive:
                     continue
                 starved, empty_receives = inbox.empty_receives != empty_receives, inbox.empty_receives
-                wanted = concurrency.tick(time.monotonic(), self._settled, starved)
+                wanted = concurrency.tick(time.monotonic(), inbox.settled, starved)
                 with self._running_lock:
                     more = wanted - self._wanted
                     if more < 0:
@@ -250,7 +249,6 @@ class Worker:
             self._handle_guarded(message, heartbeat)
             last_work = time.monotonic()
             inbox.took(last_work - started)
-            self._settled += 1  # read by run() for the rate; a lost increment between threads costs nothing
         return False
 
     def _handle_guarded(self, message: Message, heartbeat: _Heartbeat) -> None:
@@ -381,21 +379,22 @@ class Worker:
             log.error("ledger claim failed for %s: %s", job.describe(), exc)
             return JobOutcome.RETRY, 5.0
         unclaimed = claim.result is ClaimResult.FREE
+        # A claim counts its own attempt in tryTimes; a look writes nothing, so a killed earlier attempt shows only
+        # as the message's redelivery.
+        tries = claim.record.try_times if claim.record else 0
+        retried = (redelivered or tries > 0) if unclaimed else tries > 1
         if claim.result is ClaimResult.ALREADY_DONE:
             self.tracker.skipped(job.size)
             return JobOutcome.DONE, 0.0
         if claim.result is ClaimResult.BUSY:
             remaining = (claim.record.lease_expires or 0) - time.time() if claim.record else 30.0
             return JobOutcome.RETRY, max(5.0, min(remaining, self.settings.visibility_timeout))
-        record = claim.record
-        if unclaimed and record is not None:  # as a claim would leave it: an earlier attempt shows in tryTimes
-            record = dataclasses.replace(record, try_times=record.try_times + 1)
         ctx = CopyContext(
             job=job,
             owner=owner,
             ledger=self.ledger,
-            record=record,
-            redelivered=unclaimed and redelivered,  # a claimed job's earlier attempts show in its tryTimes
+            record=claim.record,
+            retried=retried,
             cancelled=self.cancelled,
             deadline=time.monotonic() + self.settings.job_timeout,
             on_bytes=functools.partial(self.tracker.job_sent, job),
