@@ -223,7 +223,9 @@ class SqliteLedger:
         self, job: Job, owner: str, seen: LedgerRecord | None, dst_etag: str, version_id: str | None = None,
     ) -> None:
         """One transaction: the claim's bookkeeping and the completion (an embedded run's state file then
-        commits once per small object instead of twice). It reads only the columns it adds to."""
+        commits once per small object instead of twice). It reads only the columns it adds to, in the same
+        transaction, so ``seen`` (what DynamoDB's single write needs) is not used here."""
+        del seen
         now = time.time()
         now_text = time_text(now)
         with self._db.transaction() as conn:

@@ -124,6 +124,8 @@ class _Heartbeat:
         """Every live message's visibility in batches of ten, then the lease of every claimed job."""
         with self._lock:
             live = list(self._live.values())
+        if not live:  # an idle worker writes nothing (the embedded queue would take a transaction for it)
+            return
         try:
             self.queue.change_visibility_many([message.receipt for message, _ in live],
                                               self.settings.visibility_timeout)
